@@ -6,7 +6,7 @@
 import type { AffineMatrix } from '../align/similarity.js';
 import { DEFAULT_ALIGN_MARGIN } from '../align/template.js';
 import { alignFace } from '../align/warp.js';
-import { DETECTOR_MODELS, type DetectedFace, type DetectorModelId, FaceDetector, type FaceDetectorOptions, resolveDetectorOptions } from '../detect/detector.js';
+import { type DetectedFace, FaceDetector, type FaceDetectorOptions, resolveDetectorOptions } from '../detect/detector.js';
 import { invalidArgument } from '../errors.js';
 import type { ModelId } from '../models/registry.js';
 import { loadModel } from '../runtime/load.js';
@@ -37,12 +37,6 @@ export interface AnalyzedFace extends DetectedFace, AlignedCrop {
   feature: Float32Array;
 }
 
-/** Registry ids of the models behind each detector id. */
-const DETECTOR_REGISTRY_ID: Record<DetectorModelId, ModelId> = {
-  'blazeface-back': 'blazeface',
-  'blazeface-full-range': 'facemesh-detection-full',
-};
-
 export class FacePipeline {
   readonly detector: FaceDetector;
   readonly embedder: Embedder;
@@ -62,7 +56,7 @@ export class FacePipeline {
     const detectorOptions = resolveDetectorOptions(options.detector);
     const threads = options.intraOpThreads;
     const detector = new FaceDetector(
-      async (model) => (await loadModel(DETECTOR_REGISTRY_ID[model.id], { intraOpThreads: threads })).session,
+      async (modelId) => (await loadModel(modelId, { intraOpThreads: threads })).session,
       detectorOptions,
     );
     const embedder = await Embedder.create({ backbone: options.backbone, batchSize: options.batchSize, intraOpThreads: threads });
@@ -75,7 +69,7 @@ export class FacePipeline {
     return [
       this.embedder.spec.id,
       this.embedder.spec.weightsSha256.slice(0, 12),
-      DETECTOR_MODELS[d.model].id,
+      d.model,
       `s${d.scoreThreshold}`,
       `m${d.minFaceSize}`,
       d.tiling ? 't' : 'nt',

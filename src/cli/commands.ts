@@ -1,0 +1,11 @@
+/** Registers every `facekit` sub-command; each lives in its own file under commands/. */
+import type { Command } from 'commander';
+import * as detect from './commands/detect.js';
+import * as evaluate from './commands/evaluate.js';
+import * as models from './commands/models.js';
+import * as recognize from './commands/recognize.js';
+import * as train from './commands/train.js';
+
+export function registerCommands(program: Command, setExitCode: (code: number) => void): void {
+  for (const command of [detect, train, evaluate, recognize, models]) command.register(program, setExitCode);
+}
