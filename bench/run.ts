@@ -6,7 +6,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchAccuracy } from './accuracy.js';
 import { benchBackbone } from './backbone.js';
+import { benchDetection } from './detection.js';
+import { benchRecognition } from './recognition.js';
+import { benchTraining } from './training.js';
 import { type BenchContext, type Section, machineDescription } from './util.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -18,6 +22,10 @@ const datasetDir = path.resolve(root, '../shared/datasets/celebrity-faces-dev');
 
 const sections: Record<string, (context: BenchContext) => Promise<Section>> = {
   backbone: benchBackbone,
+  detection: benchDetection,
+  recognition: benchRecognition,
+  training: benchTraining,
+  accuracy: benchAccuracy,
 };
 
 const context: BenchContext = {

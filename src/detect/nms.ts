@@ -1,13 +1,13 @@
 /**
  * Non-maximum suppression over detected faces, in the two forms of MediaPipe's
- * NonMaxSuppressionCalculator (mediapipe/calculators/util/non_max_suppression_calculator.cc):
- * plain (keep the best box, drop its overlaps) and weighted (replace the best box by the
- * score-weighted mean of itself and its overlaps).
+ * NonMaxSuppressionCalculator (mediapipe/calculators/util/non_max_suppression_calculator.cc).
+ * Plain NMS keeps the best box and drops its overlaps. Weighted NMS replaces the best box by the
+ * score-weighted mean of itself and its overlaps.
  *
  * Weighted is the default because BlazeFace fires on several neighbouring anchors for one face,
- * each with a slightly different box. Averaging them gives a box and keypoints that move less
- * between similar images than the single best anchor does, and MediaPipe's face detection graphs
- * use WEIGHTED for the same reason. Plain NMS is kept for callers that want unmodified model boxes.
+ * and across tiles on several passes, each with a slightly different box. The weighted mean uses
+ * all of those predictions, while plain NMS keeps whichever one scored highest. Plain NMS is kept
+ * for callers that want unmodified model boxes.
  */
 
 import { invalidArgument } from '../errors.js';
@@ -46,8 +46,8 @@ export function nonMaxSuppression(faces: readonly DetectedFace[], iouThreshold: 
 
 /**
  * Groups each remaining best face with every remaining face whose IoU with it is above
- * `iouThreshold`, and replaces the group by one face: box corners and keypoints are the
- * score-weighted means of the group's, the score is the best face's score. Returns at most
+ * `iouThreshold`, and replaces the group by one face. Its box corners and keypoints are the
+ * score-weighted means of the group's, and its score is the best face's score. Returns at most
  * `maxFaces` faces, best first. The input is not changed.
  */
 export function weightedNonMaxSuppression(
@@ -84,7 +84,7 @@ export function suppressOverlaps(
 }
 
 function averageByScore(group: readonly DetectedFace[], score: number): DetectedFace {
-  // Every candidate passed a score threshold, but a caller may pass zero scores: fall back to equal weights.
+  // Detector scores are positive, but a caller may pass zero scores. Equal weights are used then.
   const totalScore = group.reduce((sum, face) => sum + face.score, 0);
   const weightOf = (face: DetectedFace) => (totalScore > 0 ? face.score / totalScore : 1 / group.length);
 

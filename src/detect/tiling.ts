@@ -1,13 +1,14 @@
 /**
  * Planning of detector passes over one image, and merging of their detections.
  *
- * A detector with a fixed input size finds faces only within a range of sizes at that input (for
- * the BlazeFace back model at 256 px, roughly 24 to 200 px wide). Letterboxing a whole 1920-px
- * photo into 256 px shrinks it 7.5×, so faces narrower than about 180 px are lost. The plan is a
- * pyramid: level 0 is the whole image; each further level halves the tile side until a face of
- * `minFaceSizePx` reaches the detector's smallest reliable size. Tiles of a level overlap by the
- * largest face that level is responsible for (the smallest face the level above finds, with a
- * margin), so every such face lies whole inside at least one tile.
+ * A detector with a fixed input size finds faces only within a range of sizes at that input. The
+ * BlazeFace back model at 256 px finds faces 20 to 192 px wide reliably (measured, see
+ * `DETECTOR_MODELS` in `detector.ts`). Letterboxing a whole 1920-px photo into 256 px shrinks it
+ * 7.5×, so faces narrower than about 150 px are missed. The plan is a pyramid. Level 0 is the
+ * whole image, and each further level halves the tile side until a face of `minFaceSizePx` reaches
+ * the detector's smallest reliable size. Tiles of a level overlap by the largest face that level
+ * is responsible for (the smallest face the next coarser level finds, with a margin), so every
+ * such face lies whole inside at least one tile.
  */
 
 import { invalidArgument } from '../errors.js';
@@ -35,7 +36,10 @@ export interface TilePlanRequest {
 export interface Tile {
   /** Region of the image, in image pixels, with integer coordinates. */
   regionPx: BoxPx;
-  /** Pyramid level: 0 is the whole image, each further level has tiles of half the side. */
+  /**
+   * Pyramid level. 0 is the whole image, and each further level has tiles of half the side, except
+   * that the finest level uses the side that `minFaceSizePx` needs when that is larger.
+   */
   level: number;
   /**
    * Smallest face width this tile finds reliably, in image pixels, on every level but the finest;
@@ -92,8 +96,8 @@ export function planTiles(request: TilePlanRequest): TilePlan {
     const level = levels.length;
     const tileSizePx = Math.max(finalTileSide, coarser.tileSizePx / 2);
     const overlapPx = Math.ceil(coarser.minFacePx * OVERLAP_MARGIN);
-    // Halving keeps level ranges contiguous while the detector's size range spans more than 2×
-    // (with margin), which both BlazeFace models do; this guards against a narrow custom range.
+    // Halving leaves no gap between the face sizes of neighbouring levels when the detector's range
+    // spans more than about 2.5×. Both BlazeFace models do, so this rejects only a narrow custom range.
     if ((maxDetectableFacePx * tileSizePx) / inputSize < overlapPx) {
       throw invalidArgument(
         'maxDetectableFacePx',
@@ -175,26 +179,26 @@ const CUT_COVERAGE = 0.5;
  * detection with no uncut counterpart is kept, because a partial box is more useful than none.
  */
 export function mergeTileDetections(detections: readonly TileDetection[], options: MergeOptions): DetectedFace[] {
-  // A background patch seen at a few times its size in a small tile can look like a large face; the
-  // coarser level that would see a real face of that size whole did not report it.
+  // A background patch seen at several times its size in a small tile can look like a large face.
+  // A real face of that width is the coarser level's to find, so wider detections are dropped.
   const inRange = detections.filter(
     (detection) => detection.face.boxPx.width <= detection.tile.reliableMaxFacePx && !isGroupDetection(detection, detections),
   );
   const cut = inRange.map((detection) => isCutByTileEdge(detection, options.imageWidth, options.imageHeight));
   const whole = inRange.filter((_, i) => !cut[i]);
 
-  const kept: DetectedFace[] = [];
+  const retained: DetectedFace[] = [];
   inRange.forEach((detection, i) => {
     if (!cut[i]) {
-      kept.push(detection.face);
+      retained.push(detection.face);
       return;
     }
     const box = detection.face.boxPx;
     const area = box.width * box.height;
     const covered = whole.some((other) => intersectionArea(other.face.boxPx, box) >= CUT_COVERAGE * area);
-    if (!covered) kept.push(detection.face);
+    if (!covered) retained.push(detection.face);
   });
-  return suppressOverlaps(kept, options.method, options.iouThreshold, options.maxFaces);
+  return suppressOverlaps(retained, options.method, options.iouThreshold, options.maxFaces);
 }
 
 /**
@@ -208,8 +212,8 @@ const CONTAINED_MAX_WIDTH_RATIO = 0.6;
 
 /**
  * Tells whether a detection is narrower than its tile's reliable range and contains a smaller
- * detection from a finer level. Coarse passes see small faces at a few input pixels, where
- * BlazeFace also fires on a cluster of two or three faces with one box around them all; the finer
+ * detection from a finer level. Coarse passes see small faces at a few input pixels, and there
+ * BlazeFace also fires on a cluster of two or three faces with one box around them all. The finer
  * levels see those faces separately. A below-range detection that contains no smaller face is
  * kept, because some faces (profiles, hands over the face) are found at only one scale.
  */

