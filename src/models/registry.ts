@@ -32,6 +32,12 @@ export interface ModelSpec {
   weightsSha256: string;
   /** Where the model and its preprocessing constants come from. */
   source: string;
+  /**
+   * Whether the converted graph accepts any input height and width (a fully
+   * convolutional detector, see `ConvertOptions.freeSpatialDims`). `inputSize` is then
+   * the size the model was trained at.
+   */
+  anySize?: boolean;
 }
 
 export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
@@ -55,6 +61,7 @@ export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
       regressorsStride32: 'Identity_3:0',
     },
     weightsSha256: 'dc9a97fdc50bc43216554bdd69aa3e7b9361a519ee7bdd996a2f69a98a6f9b72',
+    anySize: true,
     source: 'MediaPipe BlazeFace back-camera model (256 px) as converted in @vladmandic/human 3.3.6',
   },
   'facemesh-detection-full': {

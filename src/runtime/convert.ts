@@ -42,10 +42,43 @@ export interface ConvertedModel {
   outputNames: string[];
 }
 
+export interface ConvertOptions {
+  /**
+   * Frees the height and width of 4-D inputs and writes -1 at axis 1 of every constant
+   * Reshape shape, so a fully convolutional detector whose head flattens its feature map
+   * into `[batch, anchors, values]` runs on inputs of any size. Default false.
+   */
+  freeSpatialDims?: boolean;
+}
+
 /** Converts a decoded TF.js graph model to ONNX. Throws ERR_UNSUPPORTED_OP for an op it does not know. */
-export function convertTfjsGraphToOnnx(model: TfjsGraphModel, modelName = 'model'): ConvertedModel {
-  const converter = new GraphConverter(model, modelName);
+export function convertTfjsGraphToOnnx(model: TfjsGraphModel, modelName = 'model', options: ConvertOptions = {}): ConvertedModel {
+  const converter = new GraphConverter(options.freeSpatialDims ? freeSpatialDims(model) : model, modelName);
   return converter.convert();
+}
+
+/** A copy of `model` whose inputs take any height and width (see `ConvertOptions`). */
+function freeSpatialDims(model: TfjsGraphModel): TfjsGraphModel {
+  const weights = new Map(model.weights);
+  const nodes = model.nodes.map((node) => {
+    if (node.op === 'Placeholder') {
+      const dims = node.attr?.shape?.shape?.dim;
+      if (dims?.length !== 4) return node;
+      const free = dims.map((dim, axis) => (axis === 1 || axis === 2 ? { size: '-1' } : dim));
+      return { ...node, attr: { ...node.attr, shape: { shape: { dim: free } } } };
+    }
+    if (node.op === 'Reshape') {
+      const shapeName = stripOutputIndex(node.input?.[1] ?? '');
+      const shape = weights.get(shapeName);
+      if (shape?.dtype === 'int64' && shape.data.length >= 2) {
+        const data = BigInt64Array.from(shape.data);
+        data[1] = -1n;
+        weights.set(shapeName, { ...shape, data });
+      }
+    }
+    return node;
+  });
+  return { ...model, nodes, weights };
 }
 
 class GraphConverter {

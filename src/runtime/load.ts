@@ -28,7 +28,7 @@ export async function convertRegisteredModel(id: ModelId): Promise<{ spec: Model
       { path: file },
     );
   }
-  const converted = convertTfjsGraphToOnnx(graph, id);
+  const converted = convertTfjsGraphToOnnx(graph, id, { freeSpatialDims: spec.anySize === true });
   return { spec, bytes: converted.bytes };
 }
 
