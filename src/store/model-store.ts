@@ -177,7 +177,7 @@ export async function saveModel(directory: string, model: TrainedModel, options:
 export async function loadModel(directory: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const root = path.resolve(directory);
   if (!(await statOrNull(root))?.isDirectory()) {
-    throw new FacekitError('ERR_FILE_NOT_FOUND', `No model directory at ${root}.`, { path: root });
+    throw new FacekitError('ERR_FILE_NOT_FOUND', `No model folder at ${root}; check the path, or train a model there with facekit train`, { path: root });
   }
 
   const manifestPath = path.join(root, MANIFEST_FILE);

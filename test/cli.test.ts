@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, writeFile, copyFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { DEMO_PHOTOS, type TinyDataset, tinyDataset } from './support/tiny-dataset.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = path.join(root, 'bin', 'facekit.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI (dist/, made by `npm run build` or `npm test`'s pretest step). */
+function facekit(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 * 2 ** 20 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function jsonLines(text: string): Array<Record<string, unknown>> {
+  return text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+let work: string;
+let data: TinyDataset;
+let cacheEnv: NodeJS.ProcessEnv;
+
+before(async () => {
+  assert.ok(existsSync(path.join(root, 'dist', 'cli', 'main.js')), 'dist/ is missing: run npm run build');
+  work = await mkdtemp(path.join(os.tmpdir(), 'facekit-cli-'));
+  data = await tinyDataset();
+  cacheEnv = { XDG_CACHE_HOME: path.join(work, 'cache') };
+});
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('facekit cli', () => {
+  test('help lists commands', async () => {
+    const run = await facekit(['--help']);
+    assert.equal(run.code, 0);
+    for (const command of ['detect', 'train', 'evaluate', 'recognize', 'models']) assert.match(run.stdout, new RegExp(`\\b${command}\\b`));
+  });
+
+  test('unknown option exits 2', async () => {
+    const run = await facekit(['detect', '--bogus', 'x.jpg']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /unknown option/);
+  });
+
+  test('invalid threshold names the flag', async () => {
+    const run = await facekit(['detect', '--threshold', '7', 'x.jpg']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--threshold/);
+  });
+
+  test('models lists installed models', async () => {
+    const run = await facekit(['models', '--json']);
+    assert.equal(run.code, 0);
+    const ids = jsonLines(run.stdout).map((m) => m.id);
+    assert.ok(ids.includes('blazeface') && ids.includes('faceres'));
+  });
+
+  test('detect reports bad files and goes on', async () => {
+    const folder = path.join(work, 'detect-in');
+    await import('node:fs/promises').then((fs) => fs.mkdir(folder, { recursive: true }));
+    await copyFile(DEMO_PHOTOS[0]!, path.join(folder, 'group.jpg'));
+    await writeFile(path.join(folder, 'broken.jpg'), 'not an image');
+    const out = path.join(work, 'detect-out');
+    const run = await facekit(['detect', folder, '--json', '--out', out]);
+    assert.equal(run.code, 1, run.stderr);
+    const records = jsonLines(run.stdout);
+    const broken = records.find((r) => String(r.file).endsWith('broken.jpg'));
+    const group = records.find((r) => String(r.file).endsWith('group.jpg'));
+    assert.equal((broken?.error as { code: string }).code, 'ERR_UNSUPPORTED_IMAGE');
+    assert.ok(Array.isArray(group?.faces) && (group.faces as unknown[]).length >= 3);
+    const written = await readdir(out);
+    assert.ok(written.includes('group.jpg'));
+    assert.ok(written.some((name) => name.startsWith('group_face1')));
+  });
+
+  test('train, refuse overwrite, recognize', async () => {
+    const model = path.join(work, 'model');
+    const trained = await facekit(['train', data.root, '--out', model, '--augment', '1', '--epochs', '20', '--head', 'linear', '--json'], cacheEnv);
+    assert.equal(trained.code, 0, trained.stderr);
+    const result = jsonLines(trained.stdout).find((r) => r.type === 'result');
+    assert.ok(result, 'no result record');
+    assert.ok(existsSync(path.join(model, 'manifest.json')));
+
+    const again = await facekit(['train', data.root, '--out', model], cacheEnv);
+    assert.equal(again.code, 7);
+    assert.match(again.stderr, /already exists/);
+
+    const csv = path.join(work, 'faces.csv');
+    const recognized = await facekit(['recognize', '--model', model, DEMO_PHOTOS[0]!, '--csv', csv, '--json'], cacheEnv);
+    assert.equal(recognized.code, 0, recognized.stderr);
+    const lines = jsonLines(recognized.stdout);
+    const summary = lines.find((r) => r.type === 'summary') as { faces: number; people: Record<string, number> };
+    assert.ok(summary.faces >= 3);
+    assert.ok(Object.keys(summary.people).length >= 2);
+    const rows = (await readFile(csv, 'utf8')).trim().split('\n');
+    assert.equal(rows[0], 'source,time_sec,face,label,known,confidence,x,y,width,height,detection_score');
+    assert.equal(rows.length - 1, summary.faces);
+
+    const { cp } = await import('node:fs/promises');
+    const damaged = path.join(work, 'damaged-model');
+    await cp(model, damaged, { recursive: true });
+    await writeFile(path.join(damaged, 'manifest.json'), '{"formatVersion": 1');
+    const refused = await facekit(['recognize', '--model', damaged, DEMO_PHOTOS[0]!]);
+    assert.equal(refused.code, 4, refused.stderr);
+    assert.match(refused.stderr, /manifest\.json/);
+  });
+
+  test('missing model folder exits 3', async () => {
+    const run = await facekit(['recognize', '--model', path.join(work, 'absent'), DEMO_PHOTOS[0]!]);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stderr, /absent/);
+  });
+
+  test('one-person dataset exits 5', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'facekit-cli-one-'));
+    const { cp } = await import('node:fs/promises');
+    await cp(path.join(data.root, data.people[0]!), path.join(root, data.people[0]!), { recursive: true });
+    const run = await facekit(['train', root, '--out', path.join(root, 'model')], cacheEnv);
+    assert.equal(run.code, 5);
+    assert.match(run.stderr, /at least two people/);
+  });
+});
