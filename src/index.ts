@@ -15,10 +15,19 @@ export { FacePipeline, largestFace, type AnalyzedFace, type FacePipelineOptions 
 export { detectFaces, type DetectFacesOptions } from './detect/detect-faces.js';
 
 export { scanDataset, UNKNOWN_FOLDER, type ScannedDataset, type ScanOptions } from './dataset/scan.js';
+export {
+  CAPTURE_DEFAULTS,
+  SampleCollector,
+  captureSamples,
+  validatePersonName,
+  type QualityGates,
+} from './dataset/capture.js';
+export { AUDIT_DEFAULTS, auditDataset, quickAudit, renderAuditMarkdown, type AuditReport } from './dataset/audit.js';
 export { prepareImages, defaultCacheDir, type PreparedImage, type PrepareOptions } from './dataset/prepare.js';
 
 export { train, TRAIN_DEFAULTS, type TrainEvent, type TrainOptions, type TrainResult } from './train/train.js';
 export { FIT_DEFAULTS, type FitEvent } from './train/fit.js';
+export { evaluateModel, type EvaluateOptions, type EvaluationReport } from './train/evaluate.js';
 export { loadModel, saveModel, type LoadedModel, type TrainedModel } from './store/model-store.js';
 
 export {

@@ -11,6 +11,11 @@ import { registerCommands } from './commands.js';
 
 /** Runs the CLI with `argv` (without the node and script paths) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // `facekit … --json | head` closes stdout early; that ends the output, not in a crash.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    throw error;
+  });
   let exitCode: number = EXIT.ok;
   const program = new Command('facekit')
     .description('Teach a computer the faces you care about, then recognise them.')

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type PrepareOptions, type PreparedImage, type MultiFacePolicy, prepareImages } from '../dataset/prepare.js';
+import { quickAudit } from '../dataset/audit.js';
 import { type ScannedDataset, scanDataset } from '../dataset/scan.js';
 import type { FaceDetectorOptions } from '../detect/detector.js';
 import { FacePipeline } from '../embed/face-pipeline.js';
@@ -107,7 +108,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const dataset = await scanDataset(options.dataset, { validationFraction: options.validationFraction, seed: options.seed });
   requireTwoPeople(dataset);
   emit({ type: 'scan', people: dataset.classNames.length, images: dataset.images.length, impostors: dataset.impostors.length, splitSource: dataset.splitSource });
-  for (const item of dataset.ignored) warn(`Ignored ${item.path}: ${item.reason}`, item.path);
+  // The cheap part of `facekit dataset check` (counts, imbalance, empty files, exact
+  // copies) runs first, so problems show before minutes of face detection.
+  const audit = await quickAudit(dataset);
+  for (const issue of audit.issues) warn(issue.message, issue.paths[0]);
 
   const ownPipeline = !options.pipeline;
   const pipeline = options.pipeline ?? (await FacePipeline.create({ backbone: options.backbone, detector: options.detector, alignMargin: options.alignMargin }));
