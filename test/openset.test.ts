@@ -189,3 +189,32 @@ describe('OpenSetRule', () => {
     });
   }
 });
+
+describe('feature centring', () => {
+  test('centerFeature subtracts the mean', async () => {
+    const { centerFeature, featureMean } = await import('../src/train/openset.js');
+    const features = [Float32Array.of(1, 1, 0), Float32Array.of(1, 0, 1)];
+    const mean = featureMean(features);
+    const centred = centerFeature(features[0]!, mean);
+    const norm = Math.hypot(...centred);
+    assert.ok(Math.abs(norm - 1) < 1e-6, `norm ${norm}`);
+    // Both inputs share the first axis, so centring removes it.
+    assert.ok(Math.abs(centred[0]!) < 1e-6);
+    assert.ok(centred[1]! > 0 && centred[2]! < 0);
+  });
+
+  test('centring separates positive features', async () => {
+    const { centerFeature, featureMean, computeCentroids } = await import('../src/train/openset.js');
+    // Two classes of non-negative features that share a large common part, like pooled ReLU outputs.
+    const make = (hot: number, jitter: number) => Float32Array.from({ length: 8 }, (_, i) => 1 + (i === hot ? 0.8 : 0) + jitter * ((i * 7) % 3));
+    const features = [make(0, 0.01), make(0, 0.02), make(1, 0.01), make(1, 0.02)];
+    const labels = [0, 0, 1, 1];
+    const mean = featureMean(features);
+    const raw = computeCentroids(features, labels, 2);
+    const centred = computeCentroids(features, labels, 2, mean);
+    const dot = (a: Float32Array, b: Float32Array) => a.reduce((sum, v, i) => sum + v * b[i]!, 0);
+    assert.ok(dot(raw[0]!, raw[1]!) > 0.8, 'raw centroids of the two classes are close');
+    assert.ok(dot(centred[0]!, centred[1]!) < 0, 'centred centroids point apart');
+    assert.ok(dot(centerFeature(features[0]!, mean), centred[0]!) > 0.9);
+  });
+});

@@ -207,6 +207,8 @@ function validateOpenSetRule(check: FieldChecker, value: unknown, field: string)
     impostorScores,
     impostorProbabilities,
     impostorSimilarities,
+    // Models saved before centring was introduced have no mean: their similarities are uncentred.
+    featureMean: rule.featureMean === undefined ? [] : check.array(rule.featureMean, `${field}.featureMean`).map((v, i) => check.number(v, `${field}.featureMean[${i}]`)),
     calibration: {
       method: check.oneOf(calibration.method, `${calibrationField}.method`, ['impostors', 'leave-one-class-out'] as const),
       selection: check.oneOf(calibration.selection, `${calibrationField}.selection`, ['requested', 'lowest-false-reject'] as const),

@@ -16,7 +16,7 @@ import type { ModelId } from '../models/registry.js';
 import { type TrainedModel, saveModel } from '../store/model-store.js';
 import { type FitEvent, type FitOptions, fitHead, summarizeFit } from './fit.js';
 import { type ValidationMetrics, evaluateHead } from './metrics.js';
-import { type OpenSetOptions, calibrateOpenSet, computeCentroids, createOpenSetDecider } from './openset.js';
+import { type OpenSetOptions, calibrateOpenSet, computeCentroids, createOpenSetDecider, featureMean } from './openset.js';
 import { HeadModel } from './predict.js';
 import { type ReportFiles, writeTrainingReport } from './report.js';
 
@@ -229,9 +229,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const fitSeconds = (performance.now() - fitStart) / 1000;
 
     const head = new HeadModel(fit.head);
-    const centroids = computeCentroids(firstViews, firstViewLabels, classNames.length);
+    const mean = featureMean(firstViews);
+    const centroids = computeCentroids(firstViews, firstViewLabels, classNames.length, mean);
     const openSet = calibrateOpenSet(
-      { head, centroids, validation: { features: valFeatures, labels: valLabels }, impostors: impostorFeatures },
+      { head, centroids, featureMean: mean, validation: { features: valFeatures, labels: valLabels }, impostors: impostorFeatures },
       { maxFalseAccept: options.maxFalseAccept ?? TRAIN_DEFAULTS.maxFalseAccept, score: options.openSetScore },
     );
     const calibration = openSet.calibration;
