@@ -27,6 +27,10 @@ function facekit(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   });
 }
 
+function hasFfmpeg(): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => existsSync(path.join(dir, 'ffmpeg')));
+}
+
 function jsonLines(text: string): Array<Record<string, unknown>> {
   return text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
 }
@@ -119,6 +123,24 @@ describe('facekit cli', () => {
     const refused = await facekit(['recognize', '--model', damaged, DEMO_PHOTOS[0]!]);
     assert.equal(refused.code, 4, refused.stderr);
     assert.match(refused.stderr, /manifest\.json/);
+  });
+
+  test('recognize video gives tracks', { skip: hasFfmpeg() ? false : 'ffmpeg is not installed' }, async () => {
+    const model = path.join(work, 'model');
+    assert.ok(existsSync(model), 'the training test must run first');
+    const { ensureTestVideo } = await import('../scripts/make-test-video.js');
+    const video = await ensureTestVideo();
+    const run = await facekit(['recognize', '--model', model, '--json', '--fps', '2', video.paths.mp4, video.paths.audioOnly], cacheEnv);
+    assert.equal(run.code, 1, 'the audio-only file must count as failed');
+    const records = jsonLines(run.stdout);
+    const tracks = records.filter((r) => r.track !== undefined);
+    assert.ok(tracks.length >= 1, 'no face tracks in the test video');
+    for (const track of tracks) assert.ok(Number(track.lastSec) >= Number(track.firstSec));
+    const summary = records.find((r) => r.type === 'summary') as { frames: number; failed: Array<{ path: string; code: string }> };
+    assert.ok(summary.frames >= 10, `only ${summary.frames} frames read`);
+    assert.equal(summary.failed.length, 1);
+    assert.equal(summary.failed[0]!.code, 'ERR_VIDEO');
+    assert.match(run.stderr, /audio-only\.mp4/);
   });
 
   test('missing model folder exits 3', async () => {
