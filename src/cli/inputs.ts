@@ -31,7 +31,8 @@ export async function expandInputs(args: readonly string[], options: { videos: b
       const ignored: Array<{ path: string; reason: string }> = [];
       for (const file of await listImages(arg, ignored)) files.push({ path: file, kind: 'image' });
       if (options.videos) for (const item of ignored) if (isVideoFile(item.path)) files.push({ path: item.path, kind: 'video' });
-    } else if (options.videos && isVideoFile(arg)) {
+    } else if (options.videos && (isVideoFile(arg) || info.isCharacterDevice())) {
+      // A character device such as /dev/video0 is a V4L2 camera, read through ffmpeg.
       files.push({ path: arg, kind: 'video' });
     } else {
       // A single named file is tried whatever its extension; the decoder reports non-images.

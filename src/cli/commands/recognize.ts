@@ -31,7 +31,7 @@ export function register(program: Command, setExitCode: (code: number) => void):
   program
     .command('recognize')
     .description('Name the people in photos, folders (walked recursively) and videos (mp4, mov, webm, mkv, avi; needs ffmpeg)')
-    .argument('<inputs...>', 'image files, video files or folders')
+    .argument('<inputs...>', 'image files, video files, folders, or a V4L2 camera such as /dev/video0 (Linux)')
     .requiredOption('-m, --model <dir>', 'trained model folder (from facekit train)')
     .option('-o, --out <dir>', 'write annotated copies here: a box per face with the name and confidence')
     .option('--json', 'print one JSON object per image or video frame, then the video tracks, on stdout')
