@@ -39,3 +39,6 @@ export {
   type Recognizer,
   type RecognizerOptions,
 } from './recognize/recognizer.js';
+
+export { createServer, type FacekitServer } from './server/server.js';
+export { SERVER_DEFAULTS, type ServerLimits, type ServerOptions } from './server/options.js';

@@ -10,7 +10,7 @@ import { isLoopbackHost } from './options.js';
 /**
  * Returns a check that raises ERR_UNAUTHORIZED unless the request carries
  * `Authorization: Bearer <token>`. Both sides are hashed to SHA-256 first, so the
- * constant-time comparison sees equal lengths and the token's length does not leak.
+ * constant-time comparison gets inputs of equal length and the token's length does not leak.
  */
 export function createTokenCheck(token: string): (request: FastifyRequest) => void {
   const expected = sha256(token);
@@ -55,7 +55,7 @@ export function checkRequestOrigin(request: FastifyRequest, loopbackOnly: boolea
   }
 }
 
-/** The host part of a `Host` header value: `[::1]:7860` → `[::1]`, `localhost:80` → `localhost`. */
+/** Returns the host part of a `Host` header value: `[::1]:7860` → `[::1]`, `localhost:80` → `localhost`. */
 export function stripPort(hostHeader: string): string {
   if (hostHeader.startsWith('[')) {
     const end = hostHeader.indexOf(']');

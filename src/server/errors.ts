@@ -135,5 +135,8 @@ export function handleRouteError(error: unknown, request: FastifyRequest, reply:
   const response = toErrorResponse(error);
   if (response.internal) request.log.error({ err: error }, 'request failed');
   if (response.retryAfterSeconds !== undefined) void reply.header('retry-after', String(response.retryAfterSeconds));
+  // The client may still be sending the rejected body. Closing the connection stops the
+  // upload, so the socket cannot delay a graceful shutdown until its keep-alive timeout.
+  if (response.statusCode === 413) void reply.header('connection', 'close');
   return reply.code(response.statusCode).type('application/json; charset=utf-8').send(response.body);
 }

@@ -27,7 +27,7 @@ export type ModelSummary =
     }
   | { name: string; valid: false; active: false; error: { code: string; message: string } };
 
-/** A borrowed recogniser; call `release` exactly once when the request is done with it. */
+/** A borrowed recogniser. Call `release` when the request is done with it; later calls do nothing. */
 export interface RecognizerLease {
   name: string;
   recognizer: Recognizer;
@@ -66,7 +66,7 @@ export class ModelRegistry {
     return this.active?.name ?? null;
   }
 
-  /** Lists every sub-folder of the models folder that holds a manifest, newest first; damaged models are listed with their error. */
+  /** Lists every sub-folder of the models folder that contains a manifest, newest first. Damaged models are listed with their error. */
   async list(root: string): Promise<ModelSummary[]> {
     const entries = await readdir(root, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return [];
@@ -80,7 +80,7 @@ export class ModelRegistry {
       if (!hasManifest) continue;
       summaries.push(await this.summarize(entry.name, directory));
     }
-    return summaries.sort((a, b) => (a.valid && b.valid ? b.createdAt.localeCompare(a.createdAt) : a.valid ? -1 : b.valid ? 1 : a.name.localeCompare(b.name)));
+    return summaries.sort(compareSummaries);
   }
 
   private async summarize(name: string, directory: string): Promise<ModelSummary> {
@@ -102,7 +102,7 @@ export class ModelRegistry {
     }
   }
 
-  /** Resolves a model name to its folder, raising ERR_NOT_FOUND when it holds no model. */
+  /** Resolves a model name to its folder, raising ERR_NOT_FOUND when the folder contains no model. */
   async resolve(root: string, name: string): Promise<string> {
     const directory = await resolveInside(root, name, 'model name');
     const files = await readdir(directory).catch(() => [] as string[]);
@@ -174,4 +174,11 @@ export class ModelRegistry {
       await this.disposeEntry(entry);
     }
   }
+}
+
+/** Orders valid models newest first, then damaged ones by name. */
+function compareSummaries(a: ModelSummary, b: ModelSummary): number {
+  if (a.valid && b.valid) return b.createdAt.localeCompare(a.createdAt);
+  if (a.valid !== b.valid) return a.valid ? -1 : 1;
+  return a.name.localeCompare(b.name);
 }

@@ -7,8 +7,8 @@ import { invalidArgument } from '../errors.js';
 export interface ServerLimits {
   /**
    * Largest request body, in bytes, for uploads (raw or multipart) and JSON. Larger
-   * requests get 413. Default 20 MiB (20 971 520 bytes): a 24-megapixel JPEG is
-   * usually 8–15 MB, so phone and camera photos pass.
+   * requests get 413. Default 20 MiB (20 971 520 bytes), chosen so that phone and
+   * camera photos pass: by estimate, a 24-megapixel JPEG takes 8–15 MB.
    */
   bodyBytes: number;
   /**
@@ -34,9 +34,9 @@ export interface ServerLimits {
 }
 
 export interface ServerOptions {
-  /** Dataset folder, one sub-folder per person. Without it, the dataset, capture and training routes answer 404 ERR_NOT_CONFIGURED. */
+  /** Dataset folder, one sub-folder per person. Without it, the dataset, capture and training routes respond with 404 ERR_NOT_CONFIGURED. */
   dataset?: string;
-  /** Folder of trained models, one sub-folder each. Without it, the model and training routes answer 404 ERR_NOT_CONFIGURED. */
+  /** Folder of trained models, one sub-folder each. Without it, the model and training routes respond with 404 ERR_NOT_CONFIGURED. */
   models?: string;
   /** Interface to listen on. Default `127.0.0.1` (loopback only). */
   host?: string;
@@ -122,7 +122,7 @@ function resolveLimits(limits: Partial<ServerLimits> | undefined): ServerLimits 
 }
 
 /**
- * Whether `host` only accepts connections from this machine: `localhost`, an address in
+ * Returns whether `host` only accepts connections from this machine: `localhost`, an address in
  * 127.0.0.0/8, or `::1`.
  */
 export function isLoopbackHost(host: string): boolean {

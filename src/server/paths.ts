@@ -12,14 +12,14 @@ import { HttpError } from './errors.js';
  * Raises ERR_INVALID_ARGUMENT unless `name` is one non-hidden path segment: no `/` or
  * `\`, not `.` or `..`, no leading dot, no control characters.
  */
-export function checkSegment(name: unknown, what: string): string {
+export function checkSegment(name: unknown, description: string): string {
   if (typeof name !== 'string' || name.length === 0 || name.length > 255) {
-    throw new FacekitError('ERR_INVALID_ARGUMENT', `Invalid ${what}: expected a name of 1 to 255 characters, received ${describeValue(name)}`);
+    throw new FacekitError('ERR_INVALID_ARGUMENT', `Invalid ${description}: expected a name of 1 to 255 characters, received ${describeValue(name)}`);
   }
   if (name.includes('/') || name.includes('\\') || name.startsWith('.') || /[\u0000-\u001f\u007f]/.test(name)) {
     throw new FacekitError(
       'ERR_INVALID_ARGUMENT',
-      `Invalid ${what}: expected a single file or folder name without "/", "\\", control characters or a leading ".", received ${describeValue(name)}`,
+      `Invalid ${description}: expected a single file or folder name without "/", "\\", control characters or a leading ".", received ${describeValue(name)}`,
     );
   }
   return name;
@@ -30,19 +30,19 @@ export function checkSegment(name: unknown, what: string): string {
  * `root`, also after resolving symbolic links when the path exists. Raises
  * ERR_INVALID_ARGUMENT for a name that escapes `root`.
  */
-export async function resolveInside(root: string, name: string, what: string): Promise<string> {
-  checkSegment(name, what);
+export async function resolveInside(root: string, name: string, description: string): Promise<string> {
+  checkSegment(name, description);
   const resolvedRoot = path.resolve(root);
   const target = path.resolve(resolvedRoot, name);
   if (path.dirname(target) !== resolvedRoot) {
-    throw new FacekitError('ERR_INVALID_ARGUMENT', `Invalid ${what}: ${describeValue(name)} resolves outside ${resolvedRoot}`);
+    throw new FacekitError('ERR_INVALID_ARGUMENT', `Invalid ${description}: ${describeValue(name)} resolves outside ${resolvedRoot}`);
   }
   const realTarget = await realpathOrNull(target);
   if (realTarget !== null) {
     const realRoot = (await realpathOrNull(resolvedRoot)) ?? resolvedRoot;
     const relative = path.relative(realRoot, realTarget);
     if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) {
-      throw new FacekitError('ERR_INVALID_ARGUMENT', `Invalid ${what}: ${describeValue(name)} links to ${realTarget}, outside ${realRoot}`);
+      throw new FacekitError('ERR_INVALID_ARGUMENT', `Invalid ${description}: ${describeValue(name)} links to ${realTarget}, outside ${realRoot}`);
     }
   }
   return target;
