@@ -229,28 +229,52 @@ describe('mergeTileDetections', () => {
 describe('isGroupDetection', () => {
   const whole = tile({ x: 0, y: 0, width: 900, height: 500 }, 0, 150, Infinity);
   const fine = tile({ x: 0, y: 0, width: 500, height: 500 }, 1);
+  const iouThreshold = mergeOptions.iouThreshold;
 
   test('below-range box around a finer face is a group', () => {
     const group: TileDetection = { face: face(100, 100, 136, 0.8), tile: whole };
     const inner: TileDetection = { face: face(120, 130, 40, 0.9), tile: fine };
-    assert.equal(isGroupDetection(group, [group, inner]), true);
+    assert.equal(isGroupDetection(group, [group, inner], iouThreshold), true);
     assert.deepEqual(mergeTileDetections([group, inner], mergeOptions).map((f) => f.boxPx), [inner.face.boxPx]);
+  });
+
+  test('below-range box across two finer faces is a group', () => {
+    // The coarse box covers the right part of one face and the left edge of its neighbour.
+    const straddling: TileDetection = { face: face(743, 809, 63, 0.66), tile: whole };
+    const left: TileDetection = { face: face(725, 804, 47, 0.88), tile: fine };
+    const right: TileDetection = { face: face(798, 794, 46, 0.65), tile: fine };
+    assert.equal(isGroupDetection(straddling, [straddling, left, right], iouThreshold), true);
+    assert.equal(mergeTileDetections([straddling, left, right], { ...mergeOptions, imageWidth: 1920, imageHeight: 1280 }).length, 2);
   });
 
   test('below-range box with nothing inside is kept', () => {
     const lone: TileDetection = { face: face(100, 100, 136, 0.8), tile: whole };
-    assert.equal(isGroupDetection(lone, [lone]), false);
+    assert.equal(isGroupDetection(lone, [lone], iouThreshold), false);
   });
 
   test('box within the range is never a group', () => {
     const big: TileDetection = { face: face(100, 100, 200, 0.8), tile: whole };
     const inner: TileDetection = { face: face(120, 130, 40, 0.9), tile: fine };
-    assert.equal(isGroupDetection(big, [big, inner]), false);
+    assert.equal(isGroupDetection(big, [big, inner], iouThreshold), false);
   });
 
   test('a same-size finer detection is the same face, not a group', () => {
     const coarse: TileDetection = { face: face(100, 100, 136, 0.8), tile: whole };
     const same: TileDetection = { face: face(102, 101, 134, 0.9), tile: fine };
-    assert.equal(isGroupDetection(coarse, [coarse, same]), false);
+    assert.equal(isGroupDetection(coarse, [coarse, same], iouThreshold), false);
+  });
+
+  test('finer detections beyond their own range do not count', () => {
+    // The finer box is wider than its pass is responsible for, so merging drops it as well.
+    const narrowFine = tile({ x: 0, y: 0, width: 500, height: 500 }, 1, 0, 30);
+    const coarse: TileDetection = { face: face(100, 100, 136, 0.8), tile: whole };
+    const inner: TileDetection = { face: face(120, 130, 40, 0.9), tile: narrowFine };
+    assert.equal(isGroupDetection(coarse, [coarse, inner], iouThreshold), false);
+  });
+
+  test('same-level detections do not count', () => {
+    const coarse: TileDetection = { face: face(100, 100, 136, 0.8), tile: whole };
+    const neighbour: TileDetection = { face: face(120, 130, 40, 0.9), tile: whole };
+    assert.equal(isGroupDetection(coarse, [coarse, neighbour], iouThreshold), false);
   });
 });

@@ -1,8 +1,11 @@
 /**
- * Face detection on ONNX Runtime with MediaPipe's BlazeFace models, over a pyramid of tiles so
- * that small faces in large photos are found.
+ * Face detection on ONNX Runtime with MediaPipe's BlazeFace models. Small faces in large photos
+ * are found by a pyramid of passes: whole-image passes at several scales for models that accept
+ * any input size (`src/detect/pyramid.ts`), tiles for models with a fixed input size
+ * (`src/detect/tiling.ts`).
  */
 
+import type { AffineMatrix } from '../align/similarity.js';
 import { letterboxMatrix, sampleToTensor } from '../align/warp.js';
 import { FacekitError, invalidArgument } from '../errors.js';
 import { getModelSpec, type ModelId, type ModelSpec } from '../models/registry.js';
@@ -21,6 +24,7 @@ import {
   type RawDetectorOutput,
 } from './decode.js';
 import type { NmsMethod } from './nms.js';
+import { planScalePyramid, type ScaleLevel } from './pyramid.js';
 import { mergeTileDetections, planTiles, type Tile, type TileDetection } from './tiling.js';
 
 export type { DetectedFace } from './decode.js';
@@ -62,7 +66,10 @@ export interface DetectorModelSpec {
  * Outputs were confirmed by running both graphs with TF.js 4.22 and with facekit's ONNX
  * conversion. In `blazeface`, `Identity:0` [1,512,1] and `Identity_2:0` [1,512,16] are the 16×16
  * stride-16 map and come first in anchor order. `Identity_1:0` [1,384,1] and `Identity_3:0`
- * [1,384,16] are the 8×8 stride-32 map. In `facemesh-detection-full`, `Identity:0` [N,2304,17] is
+ * [1,384,16] are the 8×8 stride-32 map. Those are the sizes at the 256×256 training input. The
+ * ONNX conversion of `blazeface` accepts any height H and width W (`anySize` in the registry), and
+ * then the maps hold (H/16)·(W/16)·2 and (H/32)·(W/32)·6 anchors in the same row-major order. In
+ * `facemesh-detection-full`, `Identity:0` [N,2304,17] is
  * the face head (a ConcatV2 of the "classifier_face" and "regressor_face" layers). `Identity_1:0`
  * of the same shape is a "person" head that detection does not use.
  *
@@ -76,6 +83,17 @@ export interface DetectorModelSpec {
  * `blazeface` found 98-100% of faces from 16 px to 224 px (84% at 12 px).
  * `facemesh-detection-full` found 97-100% from 18 px to 64 px, 84% at 96 px and 54% at 160 px.
  * The limits below leave a margin.
+ *
+ * Whole-image passes of `blazeface` at other input sizes, as the scale pyramid runs them, were
+ * measured on ONNX Runtime 1.30 (onnxruntime-node) with the same photos and the 22 hand-read
+ * faces of `test/fixtures/demo-faces.json`. Each photo was scaled so that its faces spanned 6 to
+ * 320 px (widths of the detector's own boxes), at three offsets in the input. At score 0.6, one
+ * pass found 85% of faces 14-16 px wide, 93-96% from 16 to 22 px, 98-100% from 22 to 256 px and
+ * 83% from 256 to 320 px. The `minDetectableFacePx` of 20 sets the finest pyramid level. It was
+ * chosen on 1920×1280 mosaics of the photos scaled by 0.25, 0.2 and 0.17 and of sample1.jpg
+ * scaled by 0.25, which hold 137 faces of 40 px or more. With 20, the pyramid missed 4 of them
+ * (the 256-px tile pyramid missed 2), and with 16 or 18 it missed 8. With 22 or 24, it returned
+ * 2 and 3 false positives on the six photos, against none with 20.
  */
 export const DETECTOR_MODELS: Readonly<Record<DetectorModelId, DetectorModelSpec>> = Object.freeze({
   blazeface: Object.freeze({
@@ -118,15 +136,19 @@ export interface FaceDetectorOptions {
   model: DetectorModelId;
   /**
    * Smallest face width to search for, in image pixels. Default 40. With `tiling`, the image is
-   * split into tiles small enough for such faces to reach the detector at a size it finds.
-   * Smaller faces may still be returned. Has no effect without tiling.
+   * also searched at scales large enough for such faces to reach the detector at a size it finds
+   * (see `FaceDetector.planPasses`). Smaller faces may still be returned. Has no effect without tiling.
    */
   minFaceSize: number;
   /** Minimum face probability, 0..1. Default 0.6. */
   scoreThreshold: number;
   /** Maximum number of faces returned, best first. Default 100. */
   maxFaces: number;
-  /** Whether to search tiles as well as the whole image. Default true. */
+  /**
+   * Whether to search the image at finer scales as well as whole at the model's input size.
+   * Default true. Models that accept any input size (`blazeface`) run the whole image at each
+   * scale, and the others run overlapping tiles.
+   */
   tiling: boolean;
   /** IoU above which two detections are merged as one face, 0..1. Default 0.3. */
   iouThreshold: number;
@@ -188,6 +210,25 @@ export function resolveDetectorOptions(options: Partial<FaceDetectorOptions> = {
   return resolved;
 }
 
+/** One detector run: the model input it builds and where its detections belong in the image. */
+export interface DetectorPass {
+  /** Image region that the input shows, the pass's pyramid level and its reliable face range, for merging. */
+  tile: Tile;
+  /** Model input width, in pixels. */
+  inputWidthPx: number;
+  /** Model input height, in pixels. */
+  inputHeightPx: number;
+  /** Affine matrix from model-input pixels to image pixels. */
+  inputToImage: AffineMatrix;
+}
+
+/**
+ * Anchor grids kept per input size by one detector. A video stream uses one or two sizes, and a
+ * photo collection a few per image shape. The oldest grid is dropped beyond this count, which
+ * bounds the cache at about 16 × 43 KB for 768×512 inputs.
+ */
+const ANCHOR_CACHE_SIZE = 16;
+
 /**
  * Finds faces in RGB images. Holds one model session, opened on the first `detect` call;
  * call `dispose()` to free it.
@@ -198,7 +239,8 @@ export class FaceDetector {
   /** Registry entry of the model: input name, size and pixel scaling. */
   readonly #input: ModelSpec;
   readonly #createSession: DetectorSessionFactory;
-  readonly #anchors: Anchors;
+  /** Anchor grids by input size `${width}x${height}`, least recently used first. */
+  readonly #anchorsBySize = new Map<string, Anchors>();
   #session: Promise<ModelSession> | undefined;
   #disposed = false;
 
@@ -215,22 +257,30 @@ export class FaceDetector {
       );
     }
     this.#createSession = createSession;
-    this.#anchors = generateAnchors(this.model.anchors);
   }
 
-  /** Plans the detector passes for an image of the given size, following the options. */
-  planTiles(imageWidth: number, imageHeight: number): Tile[] {
-    if (!this.options.tiling) {
-      return [{ regionPx: { x: 0, y: 0, width: imageWidth, height: imageHeight }, level: 0, reliableMinFacePx: 0, reliableMaxFacePx: Infinity }];
+  /**
+   * Plans the detector passes for an image of the given size, following the options: a scale
+   * pyramid of whole-image passes for a model that accepts any input size, tiles otherwise.
+   * Without `tiling`, the one pass is the whole image scaled so that its long side is the model's
+   * input size.
+   */
+  planPasses(imageWidth: number, imageHeight: number): DetectorPass[] {
+    if (this.#input.anySize === true) {
+      return this.#planLevels(imageWidth, imageHeight).map((level) => ({
+        tile: level,
+        inputWidthPx: level.canvasWidthPx,
+        inputHeightPx: level.canvasHeightPx,
+        inputToImage: [1 / level.scale, 0, 0, 0, 1 / level.scale, 0],
+      }));
     }
-    return planTiles({
-      imageWidth,
-      imageHeight,
-      inputSize: this.#input.inputSize,
-      minFaceSizePx: this.options.minFaceSize,
-      minDetectableFacePx: this.model.minDetectableFacePx,
-      maxDetectableFacePx: this.model.maxDetectableFacePx,
-    }).tiles;
+    const { inputSize } = this.#input;
+    return this.#planTiles(imageWidth, imageHeight).map((tile) => ({
+      tile,
+      inputWidthPx: inputSize,
+      inputHeightPx: inputSize,
+      inputToImage: letterboxMatrix(tile.regionPx, inputSize).matrixDstToSrc,
+    }));
   }
 
   /** Detects faces in `image`. Returns them best first in image pixels, or an empty array when there are none. */
@@ -240,32 +290,9 @@ export class FaceDetector {
     const session = await this.#openSession();
     this.#assertNotDisposed();
 
-    const { inputSize, inputName, scale, offset } = this.#input;
-    const tiles = this.planTiles(image.width, image.height);
-    const valuesPerImage = inputSize * inputSize * 3;
     const detections: TileDetection[] = [];
-
-    for (let start = 0; start < tiles.length; start += this.model.maxBatch) {
-      const batch = tiles.slice(start, start + this.model.maxBatch);
-      const inputToImage = batch.map((tile) => letterboxMatrix(tile.regionPx, inputSize).matrixDstToSrc);
-      const input = new Float32Array(batch.length * valuesPerImage);
-      batch.forEach((tile, i) => {
-        // Black padding, as in MediaPipe's letterbox (border mode zero). Image pixels beyond a tile's
-        // region are padded too, so the detector gets the tile alone.
-        const sampling = { scale, offset, fillMode: 'constant' as const, padValue: offset, boundsPx: tile.regionPx };
-        sampleToTensor(image, inputToImage[i], inputSize, inputSize, sampling, input, i * valuesPerImage);
-      });
-
-      const outputs = await session.run(
-        { [inputName]: { data: input, dims: [batch.length, inputSize, inputSize, 3] } },
-        outputNamesOf(this.model.outputs),
-      );
-      batch.forEach((tile, i) => {
-        const raw = this.#readOutput(outputs, i, batch.length);
-        for (const candidate of decodeCandidates(raw, this.#anchors, this.model.decode, this.options.scoreThreshold)) {
-          detections.push({ face: candidateToImage(candidate, inputToImage[i], inputSize, inputSize), tile });
-        }
-      });
+    for (const batch of batchPasses(this.planPasses(image.width, image.height), this.model.maxBatch)) {
+      detections.push(...(await this.#runBatch(session, image, batch)));
     }
 
     return mergeTileDetections(detections, {
@@ -288,6 +315,82 @@ export class FaceDetector {
       const session = await pending.catch(() => undefined);
       await session?.dispose();
     }
+  }
+
+  /** Runs one batch of passes that share an input size, and maps its detections to image pixels. */
+  async #runBatch(session: ModelSession, image: RgbImage, batch: readonly DetectorPass[]): Promise<TileDetection[]> {
+    const { inputName, scale, offset } = this.#input;
+    const { inputWidthPx: width, inputHeightPx: height } = batch[0];
+    const valuesPerImage = width * height * 3;
+    const input = new Float32Array(batch.length * valuesPerImage);
+    batch.forEach((pass, i) => {
+      // Black padding, as in MediaPipe's letterbox (border mode zero). Image pixels beyond a tile's
+      // region are padded too, so the detector gets the tile alone.
+      const sampling = { scale, offset, fillMode: 'constant' as const, padValue: offset, boundsPx: pass.tile.regionPx };
+      sampleToTensor(image, pass.inputToImage, width, height, sampling, input, i * valuesPerImage);
+    });
+
+    const outputs = await session.run({ [inputName]: { data: input, dims: [batch.length, height, width, 3] } }, outputNamesOf(this.model.outputs));
+    const anchors = this.#anchorsFor(width, height);
+    // Regressors are in input pixels, so the input size is the divisor that makes them relative.
+    const decode: DecodeConfig = { ...this.model.decode, inputWidth: width, inputHeight: height };
+    const detections: TileDetection[] = [];
+    batch.forEach((pass, i) => {
+      const raw = this.#readOutput(outputs, i, batch.length, anchors.count);
+      if (raw.logits.length !== anchors.count) {
+        throw new FacekitError(
+          'ERR_MODEL_INVALID',
+          `Detector model ${this.model.id} returned ${raw.logits.length} scores per image for a ${width}×${height} input, ` +
+            `expected one per anchor (${anchors.count}). Check that the session accepts inputs of that size.`,
+        );
+      }
+      for (const candidate of decodeCandidates(raw, anchors, decode, this.options.scoreThreshold)) {
+        detections.push({ face: candidateToImage(candidate, pass.inputToImage, width, height), tile: pass.tile });
+      }
+    });
+    return detections;
+  }
+
+  /** Returns the anchor grid of an input size, generating it on first use. */
+  #anchorsFor(width: number, height: number): Anchors {
+    const key = `${width}x${height}`;
+    let anchors = this.#anchorsBySize.get(key);
+    if (anchors) {
+      this.#anchorsBySize.delete(key);
+    } else {
+      anchors = generateAnchors({ ...this.model.anchors, inputWidth: width, inputHeight: height });
+      if (this.#anchorsBySize.size >= ANCHOR_CACHE_SIZE) this.#anchorsBySize.delete(this.#anchorsBySize.keys().next().value!);
+    }
+    this.#anchorsBySize.set(key, anchors);
+    return anchors;
+  }
+
+  #planLevels(imageWidth: number, imageHeight: number): ScaleLevel[] {
+    const levels = planScalePyramid({
+      imageWidth,
+      imageHeight,
+      baseSizePx: this.#input.inputSize,
+      canvasMultiplePx: Math.max(...this.model.anchors.strides),
+      minFaceSizePx: this.options.minFaceSize,
+      minDetectableFacePx: this.model.minDetectableFacePx,
+      maxDetectableFacePx: this.model.maxDetectableFacePx,
+    });
+    // Level 0 alone is both the coarsest and the finest level, so no face is below its range.
+    return this.options.tiling ? levels : [{ ...levels[0], reliableMinFacePx: 0 }];
+  }
+
+  #planTiles(imageWidth: number, imageHeight: number): Tile[] {
+    if (!this.options.tiling) {
+      return [{ regionPx: { x: 0, y: 0, width: imageWidth, height: imageHeight }, level: 0, reliableMinFacePx: 0, reliableMaxFacePx: Infinity }];
+    }
+    return planTiles({
+      imageWidth,
+      imageHeight,
+      inputSize: this.#input.inputSize,
+      minFaceSizePx: this.options.minFaceSize,
+      minDetectableFacePx: this.model.minDetectableFacePx,
+      maxDetectableFacePx: this.model.maxDetectableFacePx,
+    }).tiles;
   }
 
   #assertNotDisposed(): void {
@@ -319,8 +422,7 @@ export class FaceDetector {
   }
 
   /** Extracts image `index` of a batch from the session outputs. */
-  #readOutput(outputs: Record<string, TensorData>, index: number, batchSize: number): RawDetectorOutput {
-    const anchorCount = this.#anchors.count;
+  #readOutput(outputs: Record<string, TensorData>, index: number, batchSize: number, anchorCount: number): RawDetectorOutput {
     const regressorsPerAnchor = 4 + 2 * this.model.decode.keypointCount;
     const layout = this.model.outputs;
 
@@ -342,15 +444,24 @@ export class FaceDetector {
         regressors: regressors.data.subarray(index * perImage * regressorsPerAnchor, (index + 1) * perImage * regressorsPerAnchor),
       };
     });
-    const joined = concatOutputs(parts);
-    if (joined.logits.length !== anchorCount) {
-      throw new FacekitError(
-        'ERR_MODEL_INVALID',
-        `Detector model ${this.model.id} returned ${joined.logits.length} scores per image, expected one per anchor (${anchorCount})`,
-      );
-    }
-    return joined;
+    return concatOutputs(parts);
   }
+}
+
+/** Splits passes into runs of consecutive passes with the same input size, each at most `maxBatch` long. */
+function batchPasses(passes: readonly DetectorPass[], maxBatch: number): DetectorPass[][] {
+  const batches: DetectorPass[][] = [];
+  for (const pass of passes) {
+    const last = batches[batches.length - 1];
+    const fits =
+      last !== undefined &&
+      last.length < maxBatch &&
+      last[0].inputWidthPx === pass.inputWidthPx &&
+      last[0].inputHeightPx === pass.inputHeightPx;
+    if (fits) last.push(pass);
+    else batches.push([pass]);
+  }
+  return batches;
 }
 
 function outputNamesOf(layout: DetectorOutputLayout): string[] {

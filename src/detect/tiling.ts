@@ -1,20 +1,23 @@
 /**
- * Planning of detector passes over one image, and merging of their detections.
+ * Planning of tiled detector passes over one image, and merging of the detections of all passes.
  *
  * A detector with a fixed input size finds faces only within a range of sizes at that input. The
- * BlazeFace back model at 256 px finds faces 20 to 192 px wide reliably (measured, see
- * `DETECTOR_MODELS` in `detector.ts`). Letterboxing a whole 1920-px photo into 256 px shrinks it
- * 7.5×, so faces narrower than about 150 px are missed. The plan is a pyramid. Level 0 is the
+ * BlazeFace full-range model at 192 px finds faces 20 to 64 px wide reliably (measured, see
+ * `DETECTOR_MODELS` in `detector.ts`). Letterboxing a whole 1920-px photo into 192 px shrinks it
+ * 10×, so faces narrower than about 200 px are missed. The plan is a pyramid. Level 0 is the
  * whole image, and each further level halves the tile side until a face of `minFaceSizePx` reaches
  * the detector's smallest reliable size. Tiles of a level overlap by the largest face that level
  * is responsible for (the smallest face the next coarser level finds, with a margin), so every
  * such face lies whole inside at least one tile.
+ *
+ * Models that accept any input size use whole-image passes at several scales instead
+ * (`pyramid.ts`). Their levels are tiles that cover the whole image, merged by the same rules.
  */
 
 import { invalidArgument } from '../errors.js';
 import type { BoxPx } from '../types.js';
 import type { DetectedFace } from './decode.js';
-import { intersectionArea, suppressOverlaps, type NmsMethod } from './nms.js';
+import { intersectionArea, intersectionOverUnion, suppressOverlaps, type NmsMethod } from './nms.js';
 
 /** Inputs of `planTiles`. */
 export interface TilePlanRequest {
@@ -32,13 +35,18 @@ export interface TilePlanRequest {
   maxDetectableFacePx: number;
 }
 
-/** One detector pass: an image region letterboxed into the detector input. */
+/**
+ * One detector pass as merging sees it: the image region that the detector input shows, the
+ * pass's pyramid level and the face widths it is responsible for. A tile of `planTiles` is letterboxed
+ * into the input. A level of `planScalePyramid` is a tile that covers the whole image.
+ */
 export interface Tile {
   /** Region of the image, in image pixels, with integer coordinates. */
   regionPx: BoxPx;
   /**
-   * Pyramid level. 0 is the whole image, and each further level has tiles of half the side, except
-   * that the finest level uses the side that `minFaceSizePx` needs when that is larger.
+   * Pyramid level: 0 is the whole image at the smallest scale, and higher levels see the image at
+   * larger scales. In `planTiles`, each further level has tiles of half the side, except that the
+   * finest level uses the side that `minFaceSizePx` needs when that is larger.
    */
   level: number;
   /**
@@ -48,9 +56,9 @@ export interface Tile {
    */
   reliableMinFacePx: number;
   /**
-   * Largest face width this tile is responsible for, in image pixels: the tile overlap of its
-   * level, `Infinity` on level 0. Wider faces are found whole by a coarser level, so wider
-   * detections from this tile are dropped when merging.
+   * Largest face width this tile is responsible for, in image pixels, `Infinity` on level 0. In
+   * `planTiles` it is the tile overlap of the level. Wider faces are found whole by a coarser
+   * level, so wider detections from this tile are dropped when merging.
    */
   reliableMaxFacePx: number;
 }
@@ -182,7 +190,7 @@ export function mergeTileDetections(detections: readonly TileDetection[], option
   // A background patch seen at several times its size in a small tile can look like a large face.
   // A real face of that width is the coarser level's to find, so wider detections are dropped.
   const inRange = detections.filter(
-    (detection) => detection.face.boxPx.width <= detection.tile.reliableMaxFacePx && !isGroupDetection(detection, detections),
+    (detection) => detection.face.boxPx.width <= detection.tile.reliableMaxFacePx && !isGroupDetection(detection, detections, options.iouThreshold),
   );
   const cut = inRange.map((detection) => isCutByTileEdge(detection, options.imageWidth, options.imageHeight));
   const whole = inRange.filter((_, i) => !cut[i]);
@@ -202,30 +210,25 @@ export function mergeTileDetections(detections: readonly TileDetection[], option
 }
 
 /**
- * Fraction of a finer detection's area that must lie inside a coarse detection for the coarse one
- * to count as containing it.
+ * Tells whether a detection is narrower than its pass's reliable range and overlaps a different
+ * face found by a finer level. Coarse passes see small faces at a few input pixels, and there
+ * BlazeFace also fires on a cluster of two or three faces, or on parts of neighbouring faces, with
+ * one box across them. The finer levels see those faces separately, at a size they find reliably.
+ * A finer detection counts when it is within its own pass's range and its IoU with the box is at
+ * most `iouThreshold`, the merge threshold. Above it, the two are one face and are merged. A
+ * below-range detection that overlaps no finer face is kept, because some faces (profiles, hands
+ * over the face) are found at only one scale.
  */
-const CONTAINED_COVERAGE = 0.8;
-
-/** A contained detection at most this fraction of the container's width is a different, smaller face. */
-const CONTAINED_MAX_WIDTH_RATIO = 0.6;
-
-/**
- * Tells whether a detection is narrower than its tile's reliable range and contains a smaller
- * detection from a finer level. Coarse passes see small faces at a few input pixels, and there
- * BlazeFace also fires on a cluster of two or three faces with one box around them all. The finer
- * levels see those faces separately. A below-range detection that contains no smaller face is
- * kept, because some faces (profiles, hands over the face) are found at only one scale.
- */
-export function isGroupDetection(detection: TileDetection, all: readonly TileDetection[]): boolean {
+export function isGroupDetection(detection: TileDetection, all: readonly TileDetection[], iouThreshold: number): boolean {
   const box = detection.face.boxPx;
   if (box.width >= detection.tile.reliableMinFacePx) return false;
   return all.some((other) => {
     const inner = other.face.boxPx;
     return (
       other.tile.level > detection.tile.level &&
-      inner.width <= CONTAINED_MAX_WIDTH_RATIO * box.width &&
-      intersectionArea(inner, box) >= CONTAINED_COVERAGE * inner.width * inner.height
+      inner.width <= other.tile.reliableMaxFacePx &&
+      intersectionArea(inner, box) > 0 &&
+      intersectionOverUnion(inner, box) <= iouThreshold
     );
   });
 }
