@@ -32,11 +32,11 @@ export async function benchDetection(context: BenchContext): Promise<Section> {
   const frameMs = median(await timeRuns(() => untiled.detect(frame), repeats));
   const photoMs = median(await timeRuns(() => tiled.detect(photo), repeats));
   const photoUntiledMs = median(await timeRuns(() => untiled.detect(photo), repeats));
-  context.log(`detection: frame ${fmt(frameMs)} ms, photo tiled ${fmt(photoMs)} ms`);
+  context.log(`detection: frame ${fmt(frameMs)} ms, photo with pyramid ${fmt(photoMs)} ms`);
   const rows: Array<Array<string | number>> = [
-    ['640×480 frame, no tiling', fmt(frameMs), '≤ 5'],
-    [`${photo.width}×${photo.height} photo, tiling (default)`, fmt(photoMs), '≤ 40'],
-    [`${photo.width}×${photo.height} photo, no tiling`, fmt(photoUntiledMs), ''],
+    ['640×480 frame, level 0 only (`tiling: false`)', fmt(frameMs), '≤ 5'],
+    [`${photo.width}×${photo.height} photo, small-face pyramid (default)`, fmt(photoMs), '≤ 40'],
+    [`${photo.width}×${photo.height} photo, level 0 only (\`tiling: false\`)`, fmt(photoUntiledMs), ''],
   ];
 
   let foundLine = 'Skipped the dev-set detection rate: the celebrity dev dataset is not present.';
@@ -55,7 +55,7 @@ export async function benchDetection(context: BenchContext): Promise<Section> {
   await untiled.dispose();
   await tiled.dispose();
   const markdown = [
-    'BlazeFace (256 px) on ONNX Runtime, all cores, median over repeated runs; the image is already decoded.',
+    'BlazeFace (back-camera model, trained at 256 px) on ONNX Runtime, all cores, median over repeated runs; the image is already decoded. With `tiling` on, a 1920×1280 photo runs as two whole-image passes (256×192 and 960×640) so that 40-px faces reach the 20 px the model finds reliably.',
     '',
     table(['input', 'ms', 'target ms'], rows),
     '',
