@@ -8,7 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAccuracy } from './accuracy.js';
 import { benchBackbone } from './backbone.js';
+import { benchClassicRecipe } from './classic-recipe.js';
 import { benchDetection } from './detection.js';
+import { benchPeerAccuracy, benchPeers } from './peers.js';
 import { benchRecognition } from './recognition.js';
 import { benchTraining } from './training.js';
 import { type BenchContext, type Section, machineDescription } from './util.js';
@@ -26,6 +28,9 @@ const sections: Record<string, (context: BenchContext) => Promise<Section>> = {
   recognition: benchRecognition,
   training: benchTraining,
   accuracy: benchAccuracy,
+  peers: benchPeers,
+  'peer-accuracy': benchPeerAccuracy,
+  'classic-recipe': benchClassicRecipe,
 };
 
 const context: BenchContext = {
