@@ -57,7 +57,7 @@ export function convertTfjsGraphToOnnx(model: TfjsGraphModel, modelName = 'model
   return converter.convert();
 }
 
-/** A copy of `model` whose inputs take any height and width (see `ConvertOptions`). */
+/** Copies `model` so that its inputs take any height and width (see `ConvertOptions`). */
 function freeSpatialDims(model: TfjsGraphModel): TfjsGraphModel {
   const weights = new Map(model.weights);
   const nodes = model.nodes.map((node) => {
@@ -156,7 +156,7 @@ class GraphConverter {
     return (node.input ?? []).filter((name) => !name.startsWith('^')).map((name) => this.valueOf(name));
   }
 
-  /** The ONNX name of a value, writing a constant as an initializer on first use. */
+  /** Returns the ONNX name of a value, writing a constant as an initializer on first use. */
   private nameOf(value: Value): string {
     if (value.name !== undefined) return value.name;
     const constant = value.constant!;
@@ -195,14 +195,14 @@ class GraphConverter {
     return outs[0]!;
   }
 
-  /** The value in the TF.js (NHWC) layout. */
+  /** Returns the value in the TF.js (NHWC) layout, transposing an NCHW value. */
   private plain(value: Value): Value {
     if (value.layout === 'plain') return value;
     const name = this.transposeCached(this.nameOf(value), [0, 2, 3, 1]);
     return { name, layout: 'plain', dtype: value.dtype, rank: 4 };
   }
 
-  /** A 4-D value in NCHW. */
+  /** Returns a 4-D value in NCHW, transposing an NHWC value. */
   private nchw(value: Value, node: GraphNode): Value {
     if (value.layout === 'nchw') return value;
     if (value.constant) {
@@ -479,7 +479,9 @@ class GraphConverter {
     // The output rank is the length of the shape vector: known for a constant shape or a
     // shape packed from scalars (the dynamic-batch pattern Shape → StridedSlice → Pack).
     const shapeNode = this.nodesByName.get(stripOutputIndex(node.input?.[1] ?? ''));
-    const rank = shape.constant ? shape.constant.data.length : shapeNode?.op === 'Pack' ? (shapeNode.input ?? []).length : undefined;
+    let rank: number | undefined;
+    if (shape.constant) rank = shape.constant.data.length;
+    else if (shapeNode?.op === 'Pack') rank = (shapeNode.input ?? []).length;
     return { name: this.emit('Reshape', [this.nameOf(input), this.nameOf(shape)]), layout: 'plain', dtype: input.dtype, rank };
   }
 
@@ -621,7 +623,7 @@ function depthwiseFilterToOnnx(filter: ConstTensor & { dtype: 'float32' }): Cons
   return { dtype: 'float32', shape: [cin * multiplier, 1, kh, kw], data: out };
 }
 
-/** A constant that broadcasts against an NHWC tensor, rewritten to broadcast against NCHW. */
+/** Rewrites a constant that broadcasts against an NHWC tensor so it broadcasts against NCHW. */
 function toNchwConstant(constant: ConstTensor): ConstTensor {
   if (constant.shape.length === 0) return constant;
   const shape = [...Array(4 - constant.shape.length).fill(1), ...constant.shape] as [number, number, number, number];
