@@ -79,7 +79,7 @@ export async function benchPeers(context: BenchContext): Promise<Section> {
       '### Speed and memory',
       '',
       'Detection returns faces only: human runs its detector without mesh, face-api its SSD without landmarks.',
-      "On the photo, facekit runs its default tile pyramid, several detector passes that look for faces down to `minFaceSize` (40 px wide);",
+      "On the photo, facekit runs its default scale pyramid, whole-image detector passes that look for faces down to `minFaceSize` (40 px wide);",
       'the peers make one pass over the whole photo scaled to their input size.',
       'Embedding: human hands its descriptor model one face per call, so its batch of 8 is 8 calls; face-api and facekit run the 8 crops as one batch.',
       'Peak RSS is the largest resident set of the whole process (`process.resourceUsage().maxRSS`), models, inputs and runtime included.',

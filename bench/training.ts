@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { FIT_DEFAULTS } from '../src/train/fit.js';
 import { train } from '../src/train/train.js';
 import { type BenchContext, type Section, fmt, table } from './util.js';
 
@@ -31,7 +32,7 @@ export async function benchTraining(context: BenchContext): Promise<Section> {
     const markdown = [
       `${images} photos of ${PEOPLE.length} people from celebrity-faces-dev: each person's photos, their mirror images and 80% rescaled copies`,
       `(different bytes, so no copy is dropped as a duplicate), capped at ${TARGET_IMAGES}. \`train()\` with 5 augmented views per training photo,`,
-      'the default `mlp` head and early stopping. The classic Keras recipe needed about 250 s per epoch on a CPU.',
+      `the default \`${FIT_DEFAULTS.architecture}\` head and early stopping. The classic Keras recipe needed about 250 s per epoch on a CPU.`,
       '',
       table(['run', 'whole command s', 'faces (decode, detect, align, embed) s', 'head fitting s', 'epochs', 'validation top-1'], rows),
       '',

@@ -206,8 +206,8 @@ describe('resolveFitOptions', () => {
     assert.equal(resolved.classWeighting, 'balanced');
     assert.equal(resolved.dropout, FIT_DEFAULTS.dropout.linear);
     assert.equal(resolved.checkpointPath, null);
-    assert.equal(resolveFitOptions({}).architecture, 'mlp');
-    assert.equal(resolveFitOptions({}).dropout, 0.5);
+    assert.equal(resolveFitOptions({}).architecture, 'linear');
+    assert.equal(resolveFitOptions({}).dropout, FIT_DEFAULTS.dropout.linear);
   });
 
   test('auto engine depends on architecture', () => {

@@ -27,7 +27,7 @@ export async function createFacekitPeer(options: FacekitPeerOptions): Promise<Pe
   const runtime = {
     package: `facekit ${facekitVersion}`,
     backend: `ONNX Runtime ${ortVersion} CPU, ${threads} of ${defaultIntraOpThreads()} cores`,
-    detector: 'BlazeFace back model, 256 px input; one pass on frames, the default tile pyramid on photos',
+    detector: 'BlazeFace back model, 256 px input; one pass on frames, the default scale pyramid (two whole-image passes) on photos',
     descriptor: `${options.backbone}, ${spec.inputSize} px, ${options.backbone === 'faceres' ? '1,024' : '192'}-d, on keypoint-aligned crops`,
     modelFiles: [MODELS.blazeface, spec].map((model) => relativeToNodeModules(resolveModelFile(model))),
   };
@@ -35,7 +35,7 @@ export async function createFacekitPeer(options: FacekitPeerOptions): Promise<Pe
 
   if (options.task === 'speed') {
     const openSession = async (id: Parameters<typeof loadModel>[0]) => (await loadModel(id, { intraOpThreads: threads })).session;
-    // Frames get one whole-image pass and photos the default tile pyramid, as in the
+    // Frames get one whole-image pass and photos the default scale pyramid, as in the
     // detection section of this benchmark.
     const frameDetector = new FaceDetector(openSession, { tiling: false });
     const photoDetector = new FaceDetector(openSession, {});

@@ -85,8 +85,10 @@ export interface FitOptions {
 /**
  * The defaults, in one place.
  *
- * - architecture `mlp`: one hidden layer with dropout, a middle ground between the
- *   `linear` head and the recipe's three-layer head, which overfits small face sets.
+ * - architecture `linear`: on the celebrity dev set (bench/accuracy.ts) the linear,
+ *   `mlp` and `classic` heads reached the same validation top-1 (33 of 33) and rejected
+ *   the same held-out strangers (15 of 16), and the linear head trains in about 25 ms
+ *   per epoch on the TypeScript engine against about 350 ms for `mlp` on TF.js WASM.
  * - engine `auto`: the engine measured fastest for the architecture (`FASTEST_ENGINE`).
  * - optimizer `rmsprop` with learningRate 0.001, and patience 3 with minDelta 0: the
  *   recipe's RMSprop and `EarlyStopping(monitor=val_loss, patience=3)`.
@@ -101,7 +103,7 @@ export interface FitOptions {
  * - checkpointPath none: the best epoch is always kept in memory.
  */
 export const FIT_DEFAULTS = {
-  architecture: 'mlp',
+  architecture: 'linear',
   engine: 'auto',
   optimizer: 'rmsprop',
   learningRate: 0.001,
