@@ -105,7 +105,7 @@ interface StrangerFold {
   testRoot: string;
 }
 
-/** Two copies of the dataset whose `_unknown/` holds one group of strangers; the other group is the test set. */
+/** Makes two copies of the dataset, each with one group of strangers in `_unknown/`. The other group is that copy's test set. */
 async function makeStrangerFolds(datasetDir: string, work: string): Promise<StrangerFold[]> {
   const unknownDir = path.join(datasetDir, UNKNOWN_FOLDER);
   const files = (await readdir(unknownDir)).sort();

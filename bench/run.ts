@@ -56,7 +56,7 @@ const pagePath = path.join(root, 'docs/benchmarks.md');
 const rendered = output.map((section) => ({ title: section.title, body: [`## ${section.title}`, '', section.markdown, ''].join('\n') }));
 let page: string;
 if (only && existsSync(pagePath)) {
-  // A partial run keeps the other sections of the last full run and says what it replaced.
+  // A partial run keeps the other sections of the last full run and notes what it replaced.
   const [head, ...rest] = (await readFile(pagePath, 'utf8')).split(/^(?=## )/m);
   const previous = rest.map((body) => ({ title: body.slice(3, body.indexOf('\n')).trim(), body }));
   for (const section of rendered) {

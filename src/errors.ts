@@ -19,9 +19,9 @@ export const ERROR_CODES = [
   'ERR_IMAGE_TOO_LARGE',
   /** A model graph uses an operation that the TF.js-to-ONNX converter does not know. */
   'ERR_UNSUPPORTED_OP',
-  /** A feature is not supported (yet); the message says which. */
+  /** A feature is not supported (yet). The message names it. */
   'ERR_UNSUPPORTED',
-  /** An optional npm package that holds model weights is not installed. */
+  /** An optional npm package that contains model weights is not installed. */
   'ERR_MODEL_PACKAGE_MISSING',
   /** A model file (pretrained or trained) is missing, damaged or inconsistent. */
   'ERR_MODEL_INVALID',

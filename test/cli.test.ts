@@ -21,7 +21,8 @@ interface Run {
 function facekit(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
     execFile(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 * 2 ** 20 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      let code = 0;
+      if (error) code = typeof error.code === 'number' ? error.code : 1;
       resolve({ code, stdout, stderr });
     });
   });
@@ -72,7 +73,8 @@ describe('facekit cli', () => {
     const run = await facekit(['models', '--json']);
     assert.equal(run.code, 0);
     const ids = jsonLines(run.stdout).map((m) => m.id);
-    assert.ok(ids.includes('blazeface') && ids.includes('faceres'));
+    assert.ok(ids.includes('blazeface'), 'blazeface missing');
+    assert.ok(ids.includes('faceres'), 'faceres missing');
   });
 
   test('detect reports bad files and goes on', async () => {
@@ -87,7 +89,8 @@ describe('facekit cli', () => {
     const broken = records.find((r) => String(r.file).endsWith('broken.jpg'));
     const group = records.find((r) => String(r.file).endsWith('group.jpg'));
     assert.equal((broken?.error as { code: string }).code, 'ERR_UNSUPPORTED_IMAGE');
-    assert.ok(Array.isArray(group?.faces) && (group.faces as unknown[]).length >= 3);
+    assert.ok(Array.isArray(group?.faces), 'group.jpg has no faces array');
+    assert.ok((group.faces as unknown[]).length >= 3, 'fewer than 3 faces in group.jpg');
     const written = await readdir(out);
     assert.ok(written.includes('group.jpg'));
     assert.ok(written.some((name) => name.startsWith('group_face1')));

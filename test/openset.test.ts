@@ -200,7 +200,8 @@ describe('feature centring', () => {
     assert.ok(Math.abs(norm - 1) < 1e-6, `norm ${norm}`);
     // Both inputs share the first axis, so centring removes it.
     assert.ok(Math.abs(centred[0]!) < 1e-6);
-    assert.ok(centred[1]! > 0 && centred[2]! < 0);
+    assert.ok(centred[1]! > 0, 'the axis only the first input has stays positive');
+    assert.ok(centred[2]! < 0, 'the axis only the second input has turns negative');
   });
 
   test('centring separates positive features', async () => {

@@ -21,7 +21,7 @@ const TOLERANCE: Record<ModelId, number> = {
   mobilefacenet: 1e-4,
 };
 
-/** A fixed pseudo-random 8-bit image, scaled as the model expects. */
+/** Returns a fixed pseudo-random 8-bit image, scaled as the model expects. */
 function fixedInput(id: ModelId, batch = 1, seed = 7919): Float32Array {
   const spec = MODELS[id];
   const size = spec.inputSize;

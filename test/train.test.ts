@@ -134,7 +134,8 @@ describe('recognizer', () => {
     const named = result.faces.filter((face) => face.known);
     assert.ok(named.length >= 2, `only ${named.length} faces named: ${result.faces.map((f) => f.label).join(', ')}`);
     for (const face of result.faces) {
-      assert.ok(face.confidence >= 0 && face.confidence <= 1);
+      assert.ok(face.confidence >= 0, `confidence ${face.confidence} below 0`);
+      assert.ok(face.confidence <= 1, `confidence ${face.confidence} above 1`);
       assert.equal(face.candidates.length, 3);
       if (face.known) assert.ok(face.label.startsWith('person-1'), `${face.label} in sample1`);
     }

@@ -42,7 +42,7 @@ export async function expandInputs(args: readonly string[], options: { videos: b
   return { files, missing };
 }
 
-/** A file name for an output derived from an input, unique within one run. */
+/** Derives an output file name from an input path, unique within one run. */
 export function outputName(input: string, used: Set<string>, suffix: string, extension: string): string {
   const base = path.basename(input, path.extname(input)).replace(/[\\/:*?"<>|\x00-\x1f]/g, '_') || 'image';
   let name = `${base}${suffix}${extension}`;

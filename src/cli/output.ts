@@ -69,7 +69,7 @@ export class Output {
     this.bar = undefined;
   }
 
-  /** A logger that prints warnings and errors from the library to stderr. */
+  /** Returns a logger that prints the library's warnings and errors to stderr. */
   logger(verbose = false): Logger {
     const write = (level: string, fields: object, message?: string): void => {
       const extra = Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';

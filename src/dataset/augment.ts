@@ -67,7 +67,7 @@ export function drawAugmentation(random: RandomSource, ranges: AugmentRanges = A
   };
 }
 
-/** The crop-to-crop transform of the geometric part, about the crop centre. */
+/** Returns the crop-to-crop transform of the geometric part, about the crop centre. */
 export function augmentationMatrix(params: AugmentParams, size: number): AffineMatrix {
   const centre = size / 2;
   const angle = (params.rotationDeg * Math.PI) / 180;
@@ -101,7 +101,7 @@ export function applyPhotometric(image: RgbImage, params: AugmentParams): void {
   const { data } = image;
   for (let i = 0; i < data.length; i++) {
     const value = (data[i]! - 128) * params.contrast + 128 + params.brightness;
-    data[i] = value < 0 ? 0 : value > 255 ? 255 : Math.round(value);
+    data[i] = Math.min(255, Math.max(0, Math.round(value)));
   }
   if (params.blur) boxBlur3(image);
 }
@@ -127,8 +127,8 @@ function boxBlur3(image: RgbImage): void {
 }
 
 /**
- * The random source for view `view` of an image: derived from the image's content hash
- * and the seed, so a cached view is the same view on every run.
+ * Returns the random source for view `view` of an image. It is derived from the image's
+ * content hash and the seed, so a cached view is the same view on every run.
  */
 export function viewRandom(contentHash: string, view: number, seed: number): RandomSource {
   if (!/^[0-9a-f]{8,}$/.test(contentHash)) throw invalidArgument('contentHash', 'a hex digest', contentHash);

@@ -4,7 +4,7 @@
  * file's content hash and the pipeline fingerprint, so a second run on unchanged data
  * does no detection or embedding.
  *
- * Cache layout: `<cacheDir>/<fingerprint>/<first two hex digits>/<sha256>.bin` holds a
+ * Cache layout: `<cacheDir>/<fingerprint>/<first two hex digits>/<sha256>.bin` contains a
  * JSON header (face count, chosen face, view count) and the float32 features of view 0
  * (the aligned face) followed by the augmented views; `<sha256>.jpg` next to it is the
  * aligned crop.
@@ -47,7 +47,7 @@ export interface PreparedImage {
 export interface PrepareOptions {
   /** Augmented views per image, on top of the aligned face itself. Default 0. */
   augmentViews?: number;
-  /** What to do with an image that holds several faces. Default `largest`. */
+  /** Policy for an image that contains several faces. Default `largest`. */
   multiFace?: MultiFacePolicy;
   /** Cache folder; `false` turns the cache off. Default: `$XDG_CACHE_HOME/facekit` or `~/.cache/facekit`. */
   cacheDir?: string | false;

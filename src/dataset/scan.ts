@@ -1,8 +1,8 @@
 /**
  * Dataset folders as Keras `flow_from_directory` reads them: one sub-folder per person,
  * the folder name is the label. Optional `train/` and `val/` (or `validation/`) folders
- * give a fixed split; an `_unknown/` folder holds faces of people in none of the classes,
- * used to calibrate the "unknown" decision.
+ * give a fixed split. An `_unknown/` folder contains faces of people in none of the
+ * classes, used to calibrate the "unknown" decision.
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -31,7 +31,7 @@ export interface ScannedDataset {
   images: DatasetImage[];
   /** Images in `_unknown/` (and `train|val/_unknown/`): impostors for open-set calibration. */
   impostors: string[];
-  /** Where the train/validation split came from. */
+  /** Source of the train/validation split: split folders, or the seeded random split. */
   splitSource: 'folders' | 'random';
   /** Files inside person folders that are not images, with the reason. */
   ignored: Array<{ path: string; reason: string }>;
@@ -141,14 +141,17 @@ export async function requireFolder(folder: string, what: string): Promise<void>
     throw new FacekitError('ERR_FILE_NOT_FOUND', `${what} ${folder} does not exist; check the path`, { path: folder });
   }
   if (!info.isDirectory()) {
-    throw new FacekitError('ERR_INVALID_ARGUMENT', `${what} ${folder} is a file, not a folder; pass the folder that holds one sub-folder per person`, {
+    throw new FacekitError('ERR_INVALID_ARGUMENT', `${what} ${folder} is a file, not a folder; pass the folder that contains one sub-folder per person`, {
       path: folder,
     });
   }
 }
 
+/** Compares by UTF-16 code units, so the order does not depend on the locale. */
 function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  if (a < b) return -1;
+  if (a > b) return 1;
+  return 0;
 }
 
 function sortNames(names: string[]): string[] {

@@ -12,6 +12,11 @@ export interface DetectFacesOptions extends Partial<FaceDetectorOptions> {
   maxPixels?: number;
 }
 
+/** Opens a `FaceDetector` whose model sessions run on ONNX Runtime with `intraOpThreads` threads. */
+export function openFaceDetector(options: Partial<FaceDetectorOptions> = {}, intraOpThreads?: number): FaceDetector {
+  return new FaceDetector(async (modelId) => (await loadModel(modelId, { intraOpThreads })).session, options);
+}
+
 /**
  * Detects faces in each image (a path, a Buffer or RGB pixels). Returns one array of faces
  * per image, in that image's pixels. For repeated calls, keep a `FaceDetector` instead.
@@ -19,10 +24,7 @@ export interface DetectFacesOptions extends Partial<FaceDetectorOptions> {
 export async function detectFaces(images: ReadonlyArray<string | Buffer | RgbImage>, options: DetectFacesOptions = {}): Promise<DetectedFace[][]> {
   if (!Array.isArray(images)) throw invalidArgument('images', 'an array of paths, Buffers or RGB images', images);
   const { intraOpThreads, maxPixels, ...detectorOptions } = options;
-  const detector = new FaceDetector(
-    async (modelId) => (await loadModel(modelId, { intraOpThreads })).session,
-    detectorOptions,
-  );
+  const detector = openFaceDetector(detectorOptions, intraOpThreads);
   try {
     const results: DetectedFace[][] = [];
     for (const input of images) {

@@ -6,10 +6,10 @@
 import type { AffineMatrix } from '../align/similarity.js';
 import { DEFAULT_ALIGN_MARGIN } from '../align/template.js';
 import { alignFace } from '../align/warp.js';
-import { type DetectedFace, FaceDetector, type FaceDetectorOptions, resolveDetectorOptions } from '../detect/detector.js';
+import { openFaceDetector } from '../detect/detect-faces.js';
+import { type DetectedFace, type FaceDetector, type FaceDetectorOptions, resolveDetectorOptions } from '../detect/detector.js';
 import { invalidArgument } from '../errors.js';
 import type { ModelId } from '../models/registry.js';
-import { loadModel } from '../runtime/load.js';
 import type { RgbImage } from '../types.js';
 import { Embedder } from './embedder.js';
 
@@ -55,10 +55,7 @@ export class FacePipeline {
     }
     const detectorOptions = resolveDetectorOptions(options.detector);
     const threads = options.intraOpThreads;
-    const detector = new FaceDetector(
-      async (modelId) => (await loadModel(modelId, { intraOpThreads: threads })).session,
-      detectorOptions,
-    );
+    const detector = openFaceDetector(detectorOptions, threads);
     const embedder = await Embedder.create({ backbone: options.backbone, batchSize: options.batchSize, intraOpThreads: threads });
     return new FacePipeline(detector, embedder, alignMargin);
   }
@@ -106,7 +103,7 @@ export class FacePipeline {
   }
 }
 
-/** The largest face by box area, or undefined for an empty list. */
+/** Returns the largest face by box area, or undefined for an empty list. */
 export function largestFace<T extends DetectedFace>(faces: readonly T[]): T | undefined {
   let best: T | undefined;
   for (const face of faces) {

@@ -30,7 +30,7 @@ export interface ModelSpec {
   outputs: Record<string, string>;
   /** SHA-256 of the weight shards, in manifest order, for the package version named in `source`. */
   weightsSha256: string;
-  /** Where the model and its preprocessing constants come from. */
+  /** Source of the model and of its preprocessing constants. */
   source: string;
   /**
    * Whether the converted graph accepts any input height and width (a fully
@@ -140,7 +140,7 @@ export function resolveModelFile(spec: ModelSpec): string {
   );
 }
 
-/** Whether the package that ships a model is installed. */
+/** Returns whether the package that ships a model is installed. */
 export function isModelAvailable(id: ModelId): boolean {
   try {
     resolveModelFile(MODELS[id]);

@@ -6,7 +6,7 @@ import type { DetectedFace, FaceDetectorOptions } from '../detect/detector.js';
 import { FacePipeline } from '../embed/face-pipeline.js';
 import { FacekitError, invalidArgument } from '../errors.js';
 import { type DecodeOptions, type DecodedImage, decodeImage, imageFromRaw } from '../image/decode.js';
-import { type ModelId, MODELS } from '../models/registry.js';
+import { type ModelId, type ModelSpec, MODELS } from '../models/registry.js';
 import { type LoadedModel, loadModel as loadTrainedModel } from '../store/model-store.js';
 import { type OpenSetDecide, createOpenSetDecider } from '../train/openset.js';
 import { HeadModel } from '../train/predict.js';
@@ -98,6 +98,24 @@ export async function createRecognizer(options: RecognizerOptions): Promise<Reco
   else if (options.model && typeof options.model === 'object' && 'classNames' in options.model) model = options.model;
   else throw invalidArgument('model', 'a model folder path or a loaded model', options.model);
 
+  const spec = requireInstalledBackbone(model);
+
+  const pipeline = await FacePipeline.create({
+    backbone: spec.id,
+    detector: options.detector,
+    alignMargin: marginFromTemplateId(model.alignmentTemplateId),
+    intraOpThreads: options.intraOpThreads,
+  });
+  const rule = options.threshold === undefined ? model.openSet : { ...model.openSet, threshold: options.threshold };
+  return new DefaultRecognizer(model, pipeline, new HeadModel(model.head), createOpenSetDecider(rule, model.centroids), topK, options.maxPixels);
+}
+
+/**
+ * Returns the registry entry of the backbone a trained model was made for. Raises
+ * ERR_MODEL_MISMATCH when facekit does not have that backbone or its installed weights
+ * differ from the ones the model was trained on.
+ */
+export function requireInstalledBackbone(model: LoadedModel): ModelSpec {
   const backboneId = model.backbone.id;
   if (!Object.hasOwn(MODELS, backboneId) || MODELS[backboneId as ModelId].role !== 'backbone') {
     throw new FacekitError('ERR_MODEL_MISMATCH', `Model ${model.directory} was trained on backbone ${backboneId}, which this facekit version does not have`, {
@@ -112,15 +130,7 @@ export async function createRecognizer(options: RecognizerOptions): Promise<Reco
       { path: model.directory },
     );
   }
-
-  const pipeline = await FacePipeline.create({
-    backbone: spec.id,
-    detector: options.detector,
-    alignMargin: marginFromTemplateId(model.alignmentTemplateId),
-    intraOpThreads: options.intraOpThreads,
-  });
-  const rule = options.threshold === undefined ? model.openSet : { ...model.openSet, threshold: options.threshold };
-  return new DefaultRecognizer(model, pipeline, new HeadModel(model.head), createOpenSetDecider(rule, model.centroids), topK, options.maxPixels);
+  return spec;
 }
 
 class DefaultRecognizer implements Recognizer {

@@ -1,7 +1,7 @@
 /**
  * `evaluateModel`: runs a saved model on a labelled folder and measures it. Folders named
- * after people the model knows are genuine samples; `_unknown/` and folders of people the
- * model does not know are strangers, which should come out as unknown.
+ * after people in the model are genuine samples. `_unknown/` and the folders of people
+ * outside the model are strangers, which should come out as unknown.
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { prepareImages, type PreparedImage } from '../dataset/prepare.js';
 import { UNKNOWN_FOLDER, listImages, requireFolder } from '../dataset/scan.js';
 import { FacePipeline } from '../embed/face-pipeline.js';
 import { FacekitError } from '../errors.js';
-import { MODELS, type ModelId } from '../models/registry.js';
+import { requireInstalledBackbone } from '../recognize/recognizer.js';
 import { type LoadedModel, loadModel } from '../store/model-store.js';
 import { type ValidationMetrics, evaluateHead } from './metrics.js';
 import { createOpenSetDecider } from './openset.js';
@@ -62,13 +62,9 @@ export async function evaluateModel(options: EvaluateOptions): Promise<Evaluatio
     );
   }
 
-  const pipeline = await FacePipeline.create({ backbone: model.backbone.id as ModelId, alignMargin: marginFromTemplateId(model.alignmentTemplateId) });
-  if (MODELS[model.backbone.id as ModelId]?.weightsSha256 !== model.backbone.sha256) {
-    await pipeline.dispose();
-    throw new FacekitError('ERR_MODEL_MISMATCH', `Model ${model.directory} was trained on other ${model.backbone.id} weights than the installed ones; retrain it`, {
-      path: model.directory,
-    });
-  }
+  // The backbone is checked before any session opens.
+  const spec = requireInstalledBackbone(model);
+  const pipeline = await FacePipeline.create({ backbone: spec.id, alignMargin: marginFromTemplateId(model.alignmentTemplateId) });
   try {
     const total = genuine.length + strangers.length;
     let done = 0;

@@ -87,8 +87,8 @@ export interface FitOptions {
  *
  * - architecture `linear`: on the celebrity dev set (bench/accuracy.ts) the linear,
  *   `mlp` and `classic` heads reached the same validation top-1 (33 of 33) and rejected
- *   the same held-out strangers (15 of 16), and the linear head trains in about 25 ms
- *   per epoch on the TypeScript engine against about 350 ms for `mlp` on TF.js WASM.
+ *   the same held-out strangers (15 of 16). The linear head trains in about 25 ms per
+ *   epoch on the TypeScript engine, against about 350 ms for `mlp` on TF.js WASM.
  * - engine `auto`: the engine measured fastest for the architecture (`FASTEST_ENGINE`).
  * - optimizer `rmsprop` with learningRate 0.001, and patience 3 with minDelta 0: the
  *   recipe's RMSprop and `EarlyStopping(monitor=val_loss, patience=3)`.

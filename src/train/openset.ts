@@ -125,10 +125,10 @@ const TIE_ORDER: readonly OpenSetScore[] = ['similarity', 'both', 'probability']
 /**
  * Computes the mean of L2-normalised features. Backbone features after a ReLU and average
  * pooling are all non-negative, so any two faces have a cosine similarity of about 0.5
- * to 0.7. Subtracting this mean first spreads similarities out: on the celebrity dev set
- * (faceres), the closest stranger to any person's centroid fell from 0.64 to 0.31 while
- * the least similar genuine face fell from 0.61 to 0.35, so a threshold between them
- * rejects every stranger and keeps every known face.
+ * to 0.7. Subtracting this mean first spreads similarities out. On the celebrity dev set
+ * (faceres), the closest stranger to any person's centroid fell from 0.64 to 0.31, and
+ * the least similar genuine face from 0.61 to 0.35. A threshold between them rejects
+ * every stranger and keeps every known face.
  */
 export function featureMean(features: readonly Float32Array[]): Float32Array {
   if (features.length === 0) throw invalidArgument('features', 'at least one feature', features);

@@ -150,8 +150,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       return false;
     };
 
-    // Exact duplicates by content hash: within a split the first copy is kept; a
-    // validation image that also appears in training is leakage and leaves validation.
+    // Exact duplicates by content hash: within a split, the first copy is kept. A
+    // validation image that also appears in training is leakage, so it leaves validation.
     const duplicates: TrainResult['duplicates'] = [];
     const seen = new Map<string, { path: string; split: 'train' | 'val' }>();
     const keepTrain: number[] = [];

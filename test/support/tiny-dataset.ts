@@ -20,7 +20,7 @@ export const DEMO_PHOTOS = [1, 2, 3, 4, 5, 6].map((n) =>
 export interface TinyDataset {
   root: string;
   people: string[];
-  /** Crops of faces that belong to nobody in `people`. */
+  /** Crops of faces of people who are not in `people`. */
   strangers: string[];
 }
 
