@@ -417,6 +417,31 @@ describe('sampleToTensor', () => {
     }
   });
 
+  it('halves an image into rounded 2×2 means, as the finest pyramid level does', () => {
+    // The canvas is wider and taller than the halved image, so its right and lower parts are
+    // padding. The half-covered last column and row (odd sides) are sampled between two halved
+    // pixels, as with any other prefilter factor, and are not checked here.
+    const image = texturedImage(301, 201);
+    const options = { scale: 1 / 127.5, offset: -1, fillMode: 'constant' as const, padValue: -1, boundsPx: { x: 0, y: 0, width: 301, height: 201 } };
+    const tensor = sampleToTensor(image, [2, 0, 0, 0, 2, 0], 160, 112, options);
+    const pixel = (x: number, y: number, ch: number): number => pixelAt(image, x, y)[ch];
+    for (let v = 0; v < 112; v++) {
+      for (let u = 0; u < 160; u++) {
+        for (let ch = 0; ch < 3; ch++) {
+          const value = tensor[(v * 160 + u) * 3 + ch];
+          if (u > 150 || v > 100) {
+            assert.equal(value, -1, `pad pixel (${u}, ${v})`);
+            continue;
+          }
+          if (u === 150 || v === 100) continue;
+          const sum = pixel(2 * u, 2 * v, ch) + pixel(2 * u + 1, 2 * v, ch) + pixel(2 * u, 2 * v + 1, ch) + pixel(2 * u + 1, 2 * v + 1, ch);
+          const expected = Math.round(sum / 4) / 127.5 - 1;
+          assert.ok(Math.abs(value - expected) <= FLOAT32_TOLERANCE, `pixel (${u}, ${v}) channel ${ch} is ${value}, expected ${expected}`);
+        }
+      }
+    }
+  });
+
   it('letterboxes a full HD frame with antialiasing', () => {
     const width = 1920;
     const height = 1280;

@@ -11,6 +11,7 @@
  */
 import onnxProto, { type onnx } from 'onnx-proto';
 import { FacekitError } from '../errors.js';
+import { alignConvChannels } from './channel-align.js';
 import { type ConstTensor, type GraphAttr, type GraphNode, type TfjsGraphModel, stripOutputIndex } from './tfjs-graph.js';
 
 // onnx-proto is CommonJS: its namespace object arrives as the default export.
@@ -49,11 +50,17 @@ export interface ConvertOptions {
    * into `[batch, anchors, values]` runs on inputs of any size. Default false.
    */
   freeSpatialDims?: boolean;
+  /**
+   * Pads convolution activations with zero channels up to a multiple of this many, where the
+   * rewrite is exact, so ONNX Runtime keeps them in its blocked layout (see
+   * `src/runtime/channel-align.ts`). Default 1: no padding.
+   */
+  channelMultiple?: number;
 }
 
 /** Converts a decoded TF.js graph model to ONNX. Throws ERR_UNSUPPORTED_OP for an op it does not know. */
 export function convertTfjsGraphToOnnx(model: TfjsGraphModel, modelName = 'model', options: ConvertOptions = {}): ConvertedModel {
-  const converter = new GraphConverter(options.freeSpatialDims ? freeSpatialDims(model) : model, modelName);
+  const converter = new GraphConverter(options.freeSpatialDims ? freeSpatialDims(model) : model, modelName, options.channelMultiple ?? 1);
   return converter.convert();
 }
 
@@ -92,6 +99,7 @@ class GraphConverter {
   constructor(
     private readonly model: TfjsGraphModel,
     private readonly modelName: string,
+    private readonly channelMultiple: number,
   ) {
     for (const node of model.nodes) this.nodesByName.set(node.name, node);
   }
@@ -116,14 +124,18 @@ class GraphConverter {
       graphOutputs.push(valueInfo(entry.key, type, undefined));
     }
 
+    const aligned =
+      this.channelMultiple > 1
+        ? alignConvChannels(this.onnxNodes, this.initializers, graphOutputs.map((output) => output.name!), this.channelMultiple)
+        : { nodes: this.onnxNodes, initializers: this.initializers };
     const modelProto = proto.ModelProto.create({
       irVersion: 7,
       producerName: 'facekit',
       opsetImport: [{ domain: '', version: ONNX_OPSET }],
       graph: {
         name: this.modelName,
-        node: this.onnxNodes,
-        initializer: this.initializers,
+        node: aligned.nodes,
+        initializer: aligned.initializers,
         input: graphInputs,
         output: graphOutputs,
       },
