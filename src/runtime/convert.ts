@@ -12,6 +12,7 @@
 import onnxProto, { type onnx } from 'onnx-proto';
 import { FacekitError } from '../errors.js';
 import { alignConvChannels } from './channel-align.js';
+import { fuseClipChains } from './clip-fusion.js';
 import { type ConstTensor, type GraphAttr, type GraphNode, type TfjsGraphModel, stripOutputIndex } from './tfjs-graph.js';
 
 // onnx-proto is CommonJS: its namespace object arrives as the default export.
@@ -124,10 +125,10 @@ class GraphConverter {
       graphOutputs.push(valueInfo(entry.key, type, undefined));
     }
 
+    const outputNames = graphOutputs.map((output) => output.name!);
+    const clipped = fuseClipChains(this.onnxNodes, this.initializers, outputNames);
     const aligned =
-      this.channelMultiple > 1
-        ? alignConvChannels(this.onnxNodes, this.initializers, graphOutputs.map((output) => output.name!), this.channelMultiple)
-        : { nodes: this.onnxNodes, initializers: this.initializers };
+      this.channelMultiple > 1 ? alignConvChannels(clipped.nodes, clipped.initializers, outputNames, this.channelMultiple) : clipped;
     const modelProto = proto.ModelProto.create({
       irVersion: 7,
       producerName: 'facekit',
