@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { isFacekitError } from '../src/errors.js';
 import { type AffineMatrix, applyAffine, invertAffine } from '../src/align/similarity.js';
 import { faceTemplatePx } from '../src/align/template.js';
-import { alignFace, letterboxMatrix, sampleToTensor, warpAffine } from '../src/align/warp.js';
+import { alignFace, halveImage, letterboxMatrix, sampleToTensor, warpAffine } from '../src/align/warp.js';
 import type { PointPx, RgbImage } from '../src/types.js';
 
 /** How far a marker dot may land from its template position, in crop pixels. */
@@ -440,6 +440,19 @@ describe('sampleToTensor', () => {
         }
       }
     }
+  });
+
+  it('halveImage repeats the edge of odd sides', () => {
+    // Red is the column number × 10 and green the row number × 10; blue is constant.
+    const image = makeImage(3, 3, (x, y) => [x * 10, y * 10, 7]);
+    const half = halveImage(image);
+    assert.equal(half.width, 2);
+    assert.equal(half.height, 2);
+    // Column pairs (0, 1) and (2, 2 repeated), likewise rows: means 5 and 20.
+    assert.deepEqual(pixelAt(half, 0, 0), [5, 5, 7]);
+    assert.deepEqual(pixelAt(half, 1, 0), [20, 5, 7]);
+    assert.deepEqual(pixelAt(half, 0, 1), [5, 20, 7]);
+    assert.deepEqual(pixelAt(half, 1, 1), [20, 20, 7]);
   });
 
   it('letterboxes a full HD frame with antialiasing', () => {

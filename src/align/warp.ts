@@ -230,6 +230,17 @@ export function sampleToTensor(
   return target;
 }
 
+/**
+ * Returns `image` at half its width and height (rounded up), each pixel the rounded mean of a
+ * 2×2 block; an odd last column or row repeats its edge pixel. Pixel `(i, j)` covers source
+ * pixels `[2i, 2i + 2) × [2j, 2j + 2)`, so a matrix onto the source maps onto the half image when
+ * divided by 2. The scale pyramid samples its coarser levels from this copy, once per image.
+ */
+export function halveImage(image: RgbImage): RgbImage {
+  checkImage('image', image);
+  return halve(image, { x0: 0, x1: image.width, y0: 0, y1: image.height });
+}
+
 // ---------------------------------------------------------------------------------------
 // Sampling internals.
 

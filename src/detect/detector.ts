@@ -6,7 +6,7 @@
  */
 
 import type { AffineMatrix } from '../align/similarity.js';
-import { letterboxMatrix, sampleToTensor } from '../align/warp.js';
+import { halveImage, letterboxMatrix, sampleToTensor } from '../align/warp.js';
 import { FacekitError, invalidArgument } from '../errors.js';
 import { getModelSpec, type ModelId, type ModelSpec } from '../models/registry.js';
 import type { ModelSession, TensorData } from '../runtime/tensor.js';
@@ -290,9 +290,13 @@ export class FaceDetector {
     const session = await this.#openSession();
     this.#assertNotDisposed();
 
+    const passes = this.planPasses(image.width, image.height);
+    // Passes that shrink the image by 2 or more sample a half-size copy, made once: the finest
+    // pyramid level is then a plain copy, and the coarser ones read a quarter of the pixels.
+    const half = passes.some((pass) => shrinksByTwo(pass.inputToImage)) ? halveImage(image) : undefined;
     const detections: TileDetection[] = [];
-    for (const batch of batchPasses(this.planPasses(image.width, image.height), this.model.maxBatch)) {
-      detections.push(...(await this.#runBatch(session, image, batch)));
+    for (const batch of batchPasses(passes, this.model.maxBatch)) {
+      detections.push(...(await this.#runBatch(session, image, half, batch)));
     }
 
     return mergeTileDetections(detections, {
@@ -318,7 +322,7 @@ export class FaceDetector {
   }
 
   /** Runs one batch of passes that share an input size, and maps its detections to image pixels. */
-  async #runBatch(session: ModelSession, image: RgbImage, batch: readonly DetectorPass[]): Promise<TileDetection[]> {
+  async #runBatch(session: ModelSession, image: RgbImage, half: RgbImage | undefined, batch: readonly DetectorPass[]): Promise<TileDetection[]> {
     const { inputName, scale, offset } = this.#input;
     const { inputWidthPx: width, inputHeightPx: height } = batch[0];
     const valuesPerImage = width * height * 3;
@@ -327,7 +331,14 @@ export class FaceDetector {
       // Black padding, as in MediaPipe's letterbox (border mode zero). Image pixels beyond a tile's
       // region are padded too, so the detector gets the tile alone.
       const sampling = { scale, offset, fillMode: 'constant' as const, padValue: offset, boundsPx: pass.tile.regionPx };
-      sampleToTensor(image, pass.inputToImage, width, height, sampling, input, i * valuesPerImage);
+      if (half && shrinksByTwo(pass.inputToImage)) {
+        const region = pass.tile.regionPx;
+        const halfSampling = { ...sampling, boundsPx: { x: region.x / 2, y: region.y / 2, width: region.width / 2, height: region.height / 2 } };
+        const toHalf = pass.inputToImage.map((value) => value / 2);
+        sampleToTensor(half, toHalf, width, height, halfSampling, input, i * valuesPerImage);
+      } else {
+        sampleToTensor(image, pass.inputToImage, width, height, sampling, input, i * valuesPerImage);
+      }
     });
 
     const outputs = await session.run({ [inputName]: { data: input, dims: [batch.length, height, width, 3] } }, outputNamesOf(this.model.outputs));
@@ -446,6 +457,12 @@ export class FaceDetector {
     });
     return concatOutputs(parts);
   }
+}
+
+/** Tells whether a model-input-to-image matrix steps at least 2 image pixels per input pixel along both axes. */
+function shrinksByTwo(matrix: AffineMatrix): boolean {
+  const [a, b, , c, d] = matrix;
+  return Math.hypot(a, c) >= 2 && Math.hypot(b, d) >= 2;
 }
 
 /** Splits passes into runs of consecutive passes with the same input size, each at most `maxBatch` long. */
