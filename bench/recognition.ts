@@ -15,12 +15,17 @@ export async function benchRecognition(context: BenchContext): Promise<Section> 
     const recognizer = await createRecognizer({ model });
     const rounds = context.quick ? 1 : 3;
     await recognizer.recognize(SAMPLE_PHOTOS[0]!);
+    const photos = Array.from({ length: rounds }, () => SAMPLE_PHOTOS).flat();
+    // One call at a time: each photo is decoded, then recognised.
     let faces = 0;
-    const start = performance.now();
-    for (let r = 0; r < rounds; r++) for (const photo of SAMPLE_PHOTOS) faces += (await recognizer.recognize(photo)).faces.length;
-    const seconds = (performance.now() - start) / 1000;
-    const photosPerSecond = (rounds * SAMPLE_PHOTOS.length) / seconds;
-    context.log(`recognition: ${fmt(photosPerSecond)} photos/s`);
+    let start = performance.now();
+    for (const photo of photos) faces += (await recognizer.recognize(photo)).faces.length;
+    const oneByOne = photos.length / ((performance.now() - start) / 1000);
+    // As `facekit recognize` reads a folder: the next photos decode while one is recognised.
+    start = performance.now();
+    for await (const outcome of recognizer.recognizeEach(photos)) if (!outcome.ok) throw outcome.error;
+    const photosPerSecond = photos.length / ((performance.now() - start) / 1000);
+    context.log(`recognition: ${fmt(photosPerSecond)} photos/s read ahead, ${fmt(oneByOne)} one call at a time`);
 
     const frameFile = path.join(work, 'frame.jpg');
     await sharp(SAMPLE_PHOTOS[0]!).resize(640, 480, { fit: 'cover' }).jpeg().toFile(frameFile);
@@ -42,7 +47,8 @@ export async function benchRecognition(context: BenchContext): Promise<Section> 
       table(
         ['workload', 'result', 'target'],
         [
-          [`1920-px group photos (face-api samples, ${faces / rounds} faces per round of 6), small-face pyramid on`, `${fmt(photosPerSecond)} photos/s`, '≥ 12 photos/s'],
+          [`1920-px group photos (face-api samples, ${faces / rounds} faces per round of 6), small-face pyramid on, \`recognizeEach\` (decodes ahead, as the CLI does)`, `${fmt(photosPerSecond)} photos/s`, '≥ 12 photos/s'],
+          ['the same photos, one `recognize` call at a time', `${fmt(oneByOne)} photos/s`, ''],
           [`640×480 JPEG frame, \`tiling: false\`, ${loops} calls`, `${fmt(loops / loopSeconds)} frames/s`, ''],
           [`RSS before and after those ${loops} calls`, `${fmt(rssBefore)} → ${fmt(rssAfter)} MiB`, 'flat'],
         ],

@@ -32,8 +32,10 @@ export { loadModel, saveModel, type LoadedModel, type TrainedModel } from './sto
 
 export {
   createRecognizer,
+  RECOGNIZE_LOOKAHEAD,
   UNKNOWN_LABEL,
   type ImageInput,
+  type RecognitionOutcome,
   type RecognitionResult,
   type RecognizedFace,
   type Recognizer,

@@ -159,6 +159,34 @@ describe('recognizer', () => {
     batch[1]!.faces.forEach((face, i) => assert.ok(Math.abs(face.confidence - single.faces[i]!.confidence) < 1e-4));
   });
 
+  test('recognizeEach keeps order past a bad file', async () => {
+    const missing = path.join(work, 'no-such-photo.jpg');
+    const inputs = [DEMO_PHOTOS[1]!, missing, DEMO_PHOTOS[0]!, DEMO_PHOTOS[1]!];
+    const recognizer = await createRecognizer({ model: trained.directory });
+    const outcomes = [];
+    for await (const outcome of recognizer.recognizeEach(inputs)) outcomes.push(outcome);
+    const single = await recognizer.recognize(DEMO_PHOTOS[0]!);
+    await recognizer.dispose();
+
+    assert.deepEqual(
+      outcomes.map((o) => o.index),
+      [0, 1, 2, 3],
+    );
+    assert.deepEqual(
+      outcomes.map((o) => o.input),
+      inputs,
+    );
+    const failed = outcomes[1]!;
+    assert.ok(!failed.ok, 'the missing file has a result');
+    assert.ok(failed.error instanceof FacekitError && failed.error.message.includes('no-such-photo.jpg'), String(failed.error));
+    const third = outcomes[2]!;
+    assert.ok(third.ok, 'the photo after the missing file failed');
+    assert.deepEqual(
+      third.result.faces.map((f) => f.label),
+      single.faces.map((f) => f.label),
+    );
+  });
+
   test('use after dispose fails', async () => {
     const recognizer = await createRecognizer({ model: trained.directory });
     await recognizer.dispose();

@@ -50,3 +50,14 @@ export function outputName(input: string, used: Set<string>, suffix: string, ext
   used.add(name);
   return name;
 }
+
+/** Splits files into runs of the same kind, in order, so a run of photos can be read ahead. */
+export function consecutiveRuns(files: readonly InputFile[]): Array<{ kind: InputFile['kind']; files: InputFile[] }> {
+  const runs: Array<{ kind: InputFile['kind']; files: InputFile[] }> = [];
+  for (const file of files) {
+    const last = runs[runs.length - 1];
+    if (last?.kind === file.kind) last.files.push(file);
+    else runs.push({ kind: file.kind, files: [file] });
+  }
+  return runs;
+}

@@ -74,12 +74,30 @@ export interface RecognitionResult {
 
 export type ImageInput = string | Buffer | Uint8Array | RgbImage;
 
+/** One image's outcome from `Recognizer.recognizeEach`: a result, or the error that stopped it. */
+export type RecognitionOutcome =
+  | { ok: true; index: number; input: ImageInput; result: RecognitionResult }
+  | { ok: false; index: number; input: ImageInput; error: unknown };
+
+/**
+ * Images that `recognizeEach` decodes ahead of the one being recognised. Decoding runs on
+ * libuv's thread pool while ONNX Runtime works on the main thread, so one image ahead keeps
+ * the decoder busy, and two cover a slow file.
+ */
+export const RECOGNIZE_LOOKAHEAD = 2;
+
 export interface Recognizer {
   readonly model: LoadedModel;
   readonly classNames: readonly string[];
   recognize(image: ImageInput): Promise<RecognitionResult>;
   /** Recognises several images; their faces share backbone calls. Returns one result per image. */
   recognizeBatch(images: readonly ImageInput[]): Promise<RecognitionResult[]>;
+  /**
+   * Recognises images one after another, in order, while the next ones decode in the
+   * background (see `RECOGNIZE_LOOKAHEAD`). An image that fails yields its error, and the
+   * others go on. Suits folders of photos; the CLI reads folders this way.
+   */
+  recognizeEach(images: Iterable<ImageInput>): AsyncGenerator<RecognitionOutcome>;
   /** Runs only the classifier part on faces found elsewhere (for example by a tracker). */
   recognizeFaces(image: RgbImage, faces: readonly DetectedFace[]): Promise<RecognizedFace[]>;
   dispose(): Promise<void>;
@@ -155,7 +173,42 @@ class DefaultRecognizer implements Recognizer {
   async recognizeBatch(images: readonly ImageInput[]): Promise<RecognitionResult[]> {
     this.assertOpen();
     if (!Array.isArray(images)) throw invalidArgument('images', 'an array of images', images);
-    const decoded = await Promise.all(images.map((image) => this.toImage(image)));
+    return this.recognizeDecoded(await Promise.all(images.map((image) => this.toImage(image))));
+  }
+
+  async *recognizeEach(images: Iterable<ImageInput>): AsyncGenerator<RecognitionOutcome> {
+    this.assertOpen();
+    if (images === null || typeof images !== 'object' || !(Symbol.iterator in images)) {
+      throw invalidArgument('images', 'an iterable of images', images);
+    }
+    const source = images[Symbol.iterator]();
+    const queue: Array<{ input: ImageInput; decoded: Promise<DecodedImage> }> = [];
+    const refill = (): void => {
+      while (queue.length <= RECOGNIZE_LOOKAHEAD) {
+        const next = source.next();
+        if (next.done) return;
+        const decoded = this.toImage(next.value);
+        // The rejection is handled when this image's turn comes; until then it must not count as unhandled.
+        decoded.catch(() => undefined);
+        queue.push({ input: next.value, decoded });
+      }
+    };
+    refill();
+    for (let index = 0; queue.length > 0; index++) {
+      const { input, decoded } = queue.shift()!;
+      refill();
+      let outcome: RecognitionOutcome;
+      try {
+        outcome = { ok: true, index, input, result: (await this.recognizeDecoded([await decoded]))[0]! };
+      } catch (error) {
+        outcome = { ok: false, index, input, error };
+      }
+      this.assertOpen();
+      yield outcome;
+    }
+  }
+
+  private async recognizeDecoded(decoded: readonly DecodedImage[]): Promise<RecognitionResult[]> {
     const detections: DetectedFace[][] = [];
     for (const image of decoded) detections.push(await this.pipeline.detect(image));
     const aligned = decoded.flatMap((image, i) => this.pipeline.align(image, detections[i]!));

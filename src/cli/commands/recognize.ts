@@ -11,7 +11,7 @@ import { type FaceTrack, buildFaceTracks } from '../../recognize/tracks.js';
 import type { RgbImage } from '../../types.js';
 import { DEFAULT_SAMPLE_FPS, readFrames } from '../../video/ffmpeg.js';
 import { EXIT } from '../exit-codes.js';
-import { expandInputs, outputName } from '../inputs.js';
+import { consecutiveRuns, expandInputs, outputName } from '../inputs.js';
 import { parseInteger, parseNumber } from '../options.js';
 import { Output } from '../output.js';
 
@@ -89,28 +89,45 @@ async function runRecognize(inputs: string[], flags: RecognizeFlags): Promise<nu
     });
   };
 
+  const fail = (file: string, error: unknown): void => {
+    if (!isFacekitError(error)) throw error;
+    summary.failed.push({ path: file, code: error.code, message: error.message });
+    output.record({ file, error: { code: error.code, message: error.message } });
+    output.error(error);
+  };
+
   output.startProgress(files.length, 'files  ');
   try {
-    for (const [index, file] of files.entries()) {
-      try {
-        if (file.kind === 'video') {
-          await recognizeVideo(recognizer, file.path, flags, output, summary, used, count, writeCsv);
-        } else {
-          const result = await recognizer.recognize(file.path);
+    let done = 0;
+    for (const run of consecutiveRuns(files)) {
+      if (run.kind === 'video') {
+        for (const file of run.files) {
+          try {
+            await recognizeVideo(recognizer, file.path, flags, output, summary, used, count, writeCsv);
+          } catch (error) {
+            fail(file.path, error);
+          }
+          output.progress(++done, { detail: path.basename(file.path) });
+        }
+        continue;
+      }
+      // Photos go through recognizeEach, which decodes the next ones while this one is recognised.
+      for await (const outcome of recognizer.recognizeEach(run.files.map((file) => file.path))) {
+        const file = run.files[outcome.index]!.path;
+        try {
+          if (!outcome.ok) throw outcome.error;
+          const result = outcome.result;
           summary.images += 1;
           count(result.faces);
-          writeCsv(file.path, '', result.faces);
-          output.record({ file: file.path, width: result.width, height: result.height, faces: result.faces });
-          output.text(`${file.path}: ${describeFaces(result.faces)}`);
-          if (flags.out) await writeAnnotated(flags.out, file.path, used, result, undefined);
+          writeCsv(file, '', result.faces);
+          output.record({ file, width: result.width, height: result.height, faces: result.faces });
+          output.text(`${file}: ${describeFaces(result.faces)}`);
+          if (flags.out) await writeAnnotated(flags.out, file, used, result, undefined);
+        } catch (error) {
+          fail(file, error);
         }
-      } catch (error) {
-        if (!isFacekitError(error)) throw error;
-        summary.failed.push({ path: file.path, code: error.code, message: error.message });
-        output.record({ file: file.path, error: { code: error.code, message: error.message } });
-        output.error(error);
+        output.progress(++done, { detail: path.basename(file) });
       }
-      output.progress(index + 1, { detail: path.basename(file.path) });
     }
   } finally {
     output.stopProgress();
