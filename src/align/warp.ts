@@ -226,7 +226,12 @@ export function sampleToTensor(
   const bounds = boundsIndexRange(image, resolved.boundsPx);
   const source = prepareSource(image, matrixDstToSrc, outWidth, outHeight, bounds, resolved.antialias);
   const inside = resolved.fillMode === 'constant' ? insideArea(image, resolved.boundsPx) : undefined;
-  sampleToFloats(source, outWidth, outHeight, resolved, inside, matrixDstToSrc as AffineMatrix, target, targetOffset);
+  const matrix = matrixDstToSrc as AffineMatrix;
+  if (matrix[1] === 0 && matrix[3] === 0 && source.m[1] === 0 && source.m[3] === 0 && !isPixelAligned(source, matrix)) {
+    sampleAxisAlignedToFloats(source, outWidth, outHeight, resolved, inside, matrix, target, targetOffset);
+  } else {
+    sampleToFloats(source, outWidth, outHeight, resolved, inside, matrix, target, targetOffset);
+  }
   return target;
 }
 
@@ -572,7 +577,7 @@ function sampleToFloats(
   // Where each output pixel lands on a source pixel centre (a pyramid level that the box
   // prefilter shrank by its exact factor, for one), bilinear sampling reads one pixel with
   // weight 1. Such a run of a row is copied directly, with the same values.
-  const pixelAligned = m0 === 1 && m1 === 0 && m3 === 0 && m4 === 1 && Number.isInteger(m2) && Number.isInteger(m5) && a > 0;
+  const pixelAligned = isPixelAligned(source, matrix);
 
   let o = outOffset;
   for (let v = 0; v < outHeight; v++) {
@@ -633,6 +638,86 @@ function sampleToFloats(
       const p10 = yi < lastY ? p00 + rowBytes : p00;
       const p11 = p10 + (p01 - p00);
       // `scale` is folded into the weights.
+      const w11 = wx * wy * scale;
+      const w01 = wx * scale - w11;
+      const w10 = wy * scale - w11;
+      const w00 = scale - wx * scale - w10;
+
+      out[o] = w00 * data[p00] + w01 * data[p01] + w10 * data[p10] + w11 * data[p11] + offset;
+      out[o + 1] = w00 * data[p00 + 1] + w01 * data[p01 + 1] + w10 * data[p10 + 1] + w11 * data[p11 + 1] + offset;
+      out[o + 2] = w00 * data[p00 + 2] + w01 * data[p01 + 2] + w10 * data[p10 + 2] + w11 * data[p11 + 2] + offset;
+      o += 3;
+    }
+  }
+}
+
+/** Tells whether every output pixel of `source.m` lands on a source pixel centre, along rows. */
+function isPixelAligned(source: SampleSource, matrix: AffineMatrix): boolean {
+  const [m0, m1, m2, m3, m4, m5] = source.m;
+  return m0 === 1 && m1 === 0 && m3 === 0 && m4 === 1 && Number.isInteger(m2) && Number.isInteger(m5) && matrix[0] > 0;
+}
+
+/**
+ * `sampleToFloats` for a matrix without rotation or shear, as every pyramid level and letterbox
+ * has: the sample column depends on the output column only, and the row on the output row,
+ * so their pixel offsets, weights and pad tests are worked out once per column and row. The
+ * arithmetic per value is the same, so the results are too.
+ */
+function sampleAxisAlignedToFloats(
+  source: SampleSource,
+  outWidth: number,
+  outHeight: number,
+  options: ResolvedTensorOptions,
+  inside: InsideArea | undefined,
+  matrix: AffineMatrix,
+  out: Float32Array,
+  outOffset: number,
+): void {
+  const { data, lastX, lastY, minX, maxX, minY, maxY } = source;
+  const [m0, , m2, , m4, m5] = source.m;
+  const rowBytes = source.width * 3;
+  const { scale, offset, padValue } = options;
+  const [a, , tx, , d, ty] = matrix;
+
+  // Per column: byte offsets of the left and right neighbours, the right weight, and whether
+  // the pixel centre is inside the unpadded area. Rows likewise.
+  const left = new Int32Array(outWidth);
+  const right = new Int32Array(outWidth);
+  const weightX = new Float64Array(outWidth);
+  const columnInside = new Uint8Array(outWidth);
+  for (let u = 0; u < outWidth; u++) {
+    const fx = Math.min(Math.max(m2 + m0 * u, minX), maxX);
+    const xi = fx | 0;
+    left[u] = xi * 3;
+    right[u] = (xi < lastX ? xi + 1 : xi) * 3;
+    weightX[u] = fx - xi;
+    const sx = a * 0.5 + tx + a * u;
+    columnInside[u] = inside === undefined || (sx >= inside.x0 && sx <= inside.x1) ? 1 : 0;
+  }
+
+  let o = outOffset;
+  for (let v = 0; v < outHeight; v++) {
+    const fy = Math.min(Math.max(m4 * v + m5, minY), maxY);
+    const yi = fy | 0;
+    const wy = fy - yi;
+    const top = yi * rowBytes;
+    const bottom = yi < lastY ? top + rowBytes : top;
+    const sy = d * (v + 0.5) + ty;
+    const rowInside = inside === undefined || (sy >= inside.y0 && sy <= inside.y1);
+    for (let u = 0; u < outWidth; u++) {
+      if (!rowInside || columnInside[u] === 0) {
+        out[o] = padValue;
+        out[o + 1] = padValue;
+        out[o + 2] = padValue;
+        o += 3;
+        continue;
+      }
+      const wx = weightX[u];
+      const p00 = top + left[u];
+      const p01 = top + right[u];
+      const p10 = bottom + left[u];
+      const p11 = bottom + right[u];
+      // `scale` is folded into the weights, as in sampleToFloats.
       const w11 = wx * wy * scale;
       const w01 = wx * scale - w11;
       const w10 = wy * scale - w11;
