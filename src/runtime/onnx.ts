@@ -13,6 +13,14 @@ export interface SessionOptions {
    * cores (`os.availableParallelism()`).
    */
   intraOpThreads?: number;
+  /**
+   * Whether ONNX Runtime's idle intra-op threads spin, waiting for the next operator, instead
+   * of sleeping. Default false. Spinning saved about 0.8 ms of a 5-6 ms detection on an
+   * already decoded 640×480 frame. Its threads, though, keep both cores busy while sharp
+   * decodes the next image on libuv's thread pool. Recognising 1920-px photos from files ran
+   * at 5.7-5.8 photos/s with spinning and 7.4 without, on 2 cores.
+   */
+  spinWait?: boolean;
 }
 
 export function defaultIntraOpThreads(): number {
@@ -31,6 +39,8 @@ export async function createOnnxSession(modelBytes: Uint8Array, options: Session
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // The Node binding takes session configuration entries as flat string keys.
+    extra: { 'session.intra_op.allow_spinning': options.spinWait === true ? '1' : '0' },
   });
   return new OnnxModelSession(session);
 }
