@@ -26,17 +26,25 @@ const PEOPLE = {
 
 type Person = keyof typeof PEOPLE;
 
-/** Crop windows: side in face widths, centre offset in face widths, mirrored, brightness factor. */
-const VARIANTS = [
+/** A crop window: side in face widths, centre offset in face widths, mirrored, brightness factor. */
+interface CropVariant {
+  scale: number;
+  dx: number;
+  dy: number;
+  flip: boolean;
+  brightness: number;
+}
+
+const VARIANTS: readonly CropVariant[] = [
   { scale: 2.0, dx: 0, dy: 0, flip: false, brightness: 1 },
   { scale: 2.6, dx: -0.2, dy: 0.1, flip: false, brightness: 1 },
   { scale: 1.7, dx: 0.1, dy: -0.05, flip: true, brightness: 1 },
   { scale: 2.2, dx: 0, dy: 0.15, flip: false, brightness: 0.8 },
   { scale: 3.0, dx: 0.25, dy: 0, flip: true, brightness: 1.15 },
-] as const;
+];
 
 /** Writes a JPEG crop around a person's face, scaled to 320 px wide, and returns its path. */
-async function writeCrop(file: string, person: Person, variant: (typeof VARIANTS)[number], quality = 90): Promise<string> {
+async function writeCrop(file: string, person: Person, variant: CropVariant, quality = 90): Promise<string> {
   const source = PEOPLE[person];
   const photo = path.join(PHOTO_DIR, source.photo);
   const { width = 0, height = 0 } = await sharp(photo).metadata();

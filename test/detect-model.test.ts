@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, describe, test } from 'node:test';
-import sharp from 'sharp';
+import sharp, { type CreateRaw } from 'sharp';
 import { FaceDetector, type DetectedFace, type DetectorModelId } from '../src/detect/detector.js';
 import { intersectionOverUnion } from '../src/detect/nms.js';
 import { getModelSpec, isModelAvailable, resolveModelFile } from '../src/models/registry.js';
@@ -43,7 +43,7 @@ const PATH_TOLERANCE_PX = 0.5;
 /** Largest allowed score difference between the two paths. */
 const SCORE_TOLERANCE = 1e-3;
 
-async function loadRgb(input: string | Buffer, raw?: sharp.Raw): Promise<RgbImage> {
+async function loadRgb(input: string | Buffer, raw?: CreateRaw): Promise<RgbImage> {
   const { data, info } = await sharp(input, raw ? { raw } : undefined).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
 }
