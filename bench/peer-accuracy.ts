@@ -28,7 +28,7 @@ import type { MatchResult, PeerName } from './peers/adapter.js';
 import { FACE_API_MATCH_DISTANCE } from './peers/face-api.js';
 import { matchNearestCentroid } from './peers/facekit.js';
 import { HUMAN_MATCH_MIN_SIMILARITY } from './peers/human.js';
-import { DOCS_DIR, PEER_LABELS, formatLoad, relativeToNodeModules } from './peers/report.js';
+import { PEER_LABELS, formatLoad, relativeToNodeModules } from './peers/report.js';
 import { runLimited, runPeerWorker } from './peers/run-worker.js';
 import { lineChartSvg, writePng } from './plot.js';
 import { type BenchContext, type Section, fmt, table } from './util.js';
@@ -122,14 +122,14 @@ export async function benchPeerAccuracy(context: BenchContext): Promise<Section>
         yMaximum: 100,
         series: methods.map((m) => ({ name: m.label, values: m.scores.map((s) => (s ? (100 * s.correct) / s.knownPhotos : null)) })),
       }),
-      path.join(DOCS_DIR, plotFile),
+      path.join(context.pageDir, plotFile),
     );
 
     const largest = plan.shots.length - 1;
     const known = plan.known.length;
     const markdown = [
       `Dataset: celebrity-faces-dev, ${plan.pool.size} people, split by facekit's seeded stratified split (\`scanDataset\`: seed 42, 20% of each person held out, at least one):`,
-      `${known} held-out photos of known people and ${plan.strangers.length} photos of strangers from \`_unknown/\`${context.quick ? ' (quick run: 1 held-out and at most 2 training photos per person, 8 strangers)' : ''}.`,
+      `${known} held-out photos of known people and ${plan.strangers.length} photos of strangers from \`_unknown/\`${context.quick ? ' (quick run: 1 held-out and 1 training photo per person, 8 strangers)' : ''}.`,
       `A gallery of k takes each person's first k training photos in a seeded order (seed ${GALLERY_SEED}); people with fewer photos use all they have${context.quick ? '' : ', so "5" includes people with 4'}.`,
       'Each toolkit describes the largest face in each photo with its own detector, alignment and descriptor, and matches it with its own rule.',
       '`train()` gets the gallery photos as its training folder, the held-out photos as its validation folder and no `_unknown/`,',
@@ -191,12 +191,12 @@ async function planSplit(datasetDir: string, quick: boolean): Promise<Plan> {
   for (const [label, person] of dataset.classNames.entries()) {
     const mine = dataset.images.filter((image) => image.label === label);
     const training = shuffleInPlace(mine.filter((image) => image.split === 'train').map((image) => image.path), random);
-    pool.set(person, quick ? training.slice(0, 2) : training);
+    pool.set(person, quick ? training.slice(0, 1) : training);
     const heldOut = mine.filter((image) => image.split === 'val');
     for (const image of quick ? heldOut.slice(0, 1) : heldOut) known.push({ path: image.path, person });
   }
   const strangers = quick ? dataset.impostors.slice(0, 8) : dataset.impostors;
-  return { pool, known, strangers, shots: quick ? [1, 2] : [1, 3, 5, Infinity] };
+  return { pool, known, strangers, shots: quick ? [1] : [1, 3, 5, Infinity] };
 }
 
 /** Lists every photo of the plan once: training photos, then held-out ones, then strangers. */

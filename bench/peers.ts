@@ -15,7 +15,7 @@ import { decodeImage } from '../src/image/decode.js';
 import { SAMPLE_PHOTOS } from './detection.js';
 import type { SpeedJob, SpeedResult } from './peer-worker.js';
 import type { PeerName } from './peers/adapter.js';
-import { DOCS_DIR, PEER_LABELS, formatLoad } from './peers/report.js';
+import { PEER_LABELS, formatLoad } from './peers/report.js';
 import { runPeerWorker } from './peers/run-worker.js';
 import { barChartSvg, writePng } from './plot.js';
 import { type BenchContext, type Section, fmt, median, table } from './util.js';
@@ -58,7 +58,7 @@ export async function benchPeers(context: BenchContext): Promise<Section> {
     const photoSize = `${photoMeta.width}×${photoMeta.height}`;
 
     const plotFile = 'peers-throughput.png';
-    await writeThroughputPlot(results, path.join(DOCS_DIR, plotFile));
+    await writeThroughputPlot(results, path.join(context.pageDir, plotFile));
     const markdown = [
       'Each toolkit runs in a Node process of its own (`bench/peer-worker.ts`) on the same inputs, decoded to RGB before timing:',
       `the first face-api sample photo (${photoSize}) and a 640×480 cover crop of it, and ${crops.length} facekit-aligned 224×224 face crops`,

@@ -30,7 +30,7 @@ export async function benchRecognition(context: BenchContext): Promise<Section> 
     const frameFile = path.join(work, 'frame.jpg');
     await sharp(SAMPLE_PHOTOS[0]!).resize(640, 480, { fit: 'cover' }).jpeg().toFile(frameFile);
     const frameRecognizer = await createRecognizer({ model, detector: { tiling: false } });
-    const loops = context.quick ? 200 : 1000;
+    const loops = context.quick ? 100 : 1000;
     await frameRecognizer.recognize(frameFile);
     const rssBefore = rssMiB();
     const loopStart = performance.now();

@@ -1,7 +1,9 @@
 /**
- * `npm run bench`: measures facekit and writes docs/benchmarks.md. `--quick` runs fewer
- * repeats; `--only NAME[,NAME]` runs some sections and replaces only those sections of
- * the existing page, noting the partial update under the header.
+ * `npm run bench`: measures facekit and writes docs/benchmarks.md.
+ *
+ * `--quick` runs fewer repeats on smaller sets, in about two minutes, and writes
+ * out/benchmarks-quick.md instead. `--only NAME[,NAME]` runs some sections and replaces only
+ * those sections of the existing page, noting the partial update under the header.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -11,6 +13,7 @@ import { benchAccuracy } from './accuracy.js';
 import { benchBackbone } from './backbone.js';
 import { benchClassicRecipe } from './classic-recipe.js';
 import { benchDetection } from './detection.js';
+import { benchLivePage } from './live-page.js';
 import { benchPeerAccuracy, benchPeers } from './peers.js';
 import { benchRecognition } from './recognition.js';
 import { benchServer } from './server.js';
@@ -34,11 +37,17 @@ const sections: Record<string, (context: BenchContext) => Promise<Section>> = {
   'peer-accuracy': benchPeerAccuracy,
   'classic-recipe': benchClassicRecipe,
   server: benchServer,
+  'live-page': benchLivePage,
 };
+
+// A quick run has fewer repeats and smaller sets, so it never replaces the published page.
+const pagePath = path.join(root, quick ? 'out/benchmarks-quick.md' : 'docs/benchmarks.md');
+await mkdir(path.dirname(pagePath), { recursive: true });
 
 const context: BenchContext = {
   quick,
   datasetDir: existsSync(datasetDir) ? datasetDir : undefined,
+  pageDir: path.dirname(pagePath),
   log: (message) => process.stderr.write(`${message}\n`),
 };
 
@@ -47,12 +56,14 @@ const output: Section[] = [];
 for (const [name, run] of Object.entries(sections)) {
   if (only && !only.has(name)) continue;
   context.log(`== ${name}`);
+  const sectionStart = performance.now();
   output.push(await run(context));
+  context.log(`== ${name} took ${((performance.now() - sectionStart) / 1000).toFixed(0)} s`);
 }
+context.log(`all sections took ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s`);
 
 const command = `npm run bench${args.length ? ' -- ' + args.join(' ') : ''}`;
 const date = started.toISOString().slice(0, 10);
-const pagePath = path.join(root, 'docs/benchmarks.md');
 const rendered = output.map((section) => ({ title: section.title, body: [`## ${section.title}`, '', section.markdown, ''].join('\n') }));
 let page: string;
 if (only && existsSync(pagePath)) {
@@ -79,6 +90,5 @@ if (only && existsSync(pagePath)) {
     ...rendered.map((section) => section.body),
   ].join('\n');
 }
-await mkdir(path.join(root, 'docs'), { recursive: true });
 await writeFile(pagePath, page);
-context.log('wrote docs/benchmarks.md');
+context.log(`wrote ${path.relative(root, pagePath)}`);

@@ -40,7 +40,7 @@ export async function benchServer(context: BenchContext): Promise<Section> {
       runs.map((run) => [run.name, run.concurrency, run.requests, run.requestsPerSecond, run.latencyMs.p50, run.latencyMs.p95, JSON.stringify(run.statuses)]),
     ),
     '',
-    'The Live page itself is measured in real Chromium by test/web-e2e.test.ts (target ≥ 5 frames per second); that test prints its rate.',
+    'The Live page itself, in real Chromium with a fake camera, is measured in the section "Live page" (target ≥ 5 frames per second).',
   ].join('\n');
   return { title: 'HTTP API throughput', markdown };
 }

@@ -13,13 +13,15 @@ import { type BenchContext, type Section, fmt, table } from './util.js';
 
 const PEOPLE = ['Ben_Affleck', 'Elton_John', 'Jerry_Seinfeld', 'Madonna'];
 const TARGET_IMAGES = 250;
+/** Photos in the quick run's set: about a third, so the cold run takes seconds, not most of a minute. */
+const QUICK_IMAGES = 80;
 
 export async function benchTraining(context: BenchContext): Promise<Section> {
   if (!context.datasetDir) return { title: 'Training time', markdown: 'Skipped: the celebrity dev dataset is not present.' };
   const work = await mkdtemp(path.join(os.tmpdir(), 'facekit-bench-train-'));
   try {
     const dataset = path.join(work, 'dataset');
-    const images = await buildSet(context.datasetDir, dataset);
+    const images = await buildSet(context.datasetDir, dataset, context.quick ? QUICK_IMAGES : TARGET_IMAGES);
     const cacheDir = path.join(work, 'cache');
     const rows: Array<Array<string | number>> = [];
     for (const label of ['cold cache', 'warm cache']) {
@@ -31,7 +33,7 @@ export async function benchTraining(context: BenchContext): Promise<Section> {
     }
     const markdown = [
       `${images} photos of ${PEOPLE.length} people from celebrity-faces-dev: each person's photos, their mirror images and 80% rescaled copies`,
-      `(different bytes, so no copy is dropped as a duplicate), capped at ${TARGET_IMAGES}. \`train()\` with 5 augmented views per training photo,`,
+      `(different bytes, so no copy is dropped as a duplicate), capped at ${context.quick ? `${QUICK_IMAGES} in this quick run (${TARGET_IMAGES} in the full run)` : TARGET_IMAGES}. \`train()\` with 5 augmented views per training photo,`,
       `the default \`${FIT_DEFAULTS.architecture}\` head and early stopping. The classic Keras recipe needed about 250 s per epoch on a CPU.`,
       '',
       table(['run', 'whole command s', 'faces (decode, detect, align, embed) s', 'head fitting s', 'epochs', 'validation top-1'], rows),
@@ -44,8 +46,8 @@ export async function benchTraining(context: BenchContext): Promise<Section> {
   }
 }
 
-async function buildSet(source: string, target: string): Promise<number> {
-  const perPerson = Math.floor(TARGET_IMAGES / PEOPLE.length);
+async function buildSet(source: string, target: string, count: number): Promise<number> {
+  const perPerson = Math.floor(count / PEOPLE.length);
   let total = 0;
   for (const person of PEOPLE) {
     const folder = path.join(target, person);

@@ -5,6 +5,8 @@ export interface BenchContext {
   quick: boolean;
   /** Folder of labelled photos for accuracy sections, or undefined when absent. */
   datasetDir: string | undefined;
+  /** Folder of the page being written, where sections put their plots. */
+  pageDir: string;
   log: (message: string) => void;
 }
 

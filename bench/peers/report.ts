@@ -1,10 +1,5 @@
 /** Names and helpers shared by the peer sections' tables and plots. */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { PeerName } from './adapter.js';
-
-/** Folder of the benchmark page, where the plots are written next to it. */
-export const DOCS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs');
 
 /** Row labels of the toolkits. */
 export const PEER_LABELS: Record<PeerName, string> = {
