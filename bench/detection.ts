@@ -33,10 +33,22 @@ export async function benchDetection(context: BenchContext): Promise<Section> {
   const photoMs = median(await timeRuns(() => tiled.detect(photo), repeats));
   const photoUntiledMs = median(await timeRuns(() => untiled.detect(photo), repeats));
   context.log(`detection: frame ${fmt(frameMs)} ms, photo with pyramid ${fmt(photoMs)} ms`);
+  // The model pass alone at each pyramid input size, without sampling or decoding its output:
+  // the floor under the times above.
+  const passes = tiled.planPasses(photo.width, photo.height).map((pass) => [pass.inputWidthPx, pass.inputHeightPx] as const);
+  const { session, spec } = await loadModel('blazeface');
+  const passRows: Array<Array<string | number>> = [];
+  for (const [width, height] of passes) {
+    const input = new Float32Array(width * height * 3).fill(0.1);
+    const ms = median(await timeRuns(() => session.run({ [spec.inputName]: { data: input, dims: [1, height, width, 3] } }), repeats));
+    passRows.push([`one BlazeFace pass on a ${width}×${height} input, ONNX Runtime only`, fmt(ms), '']);
+  }
+  await session.dispose();
   const rows: Array<Array<string | number>> = [
     ['640×480 frame, level 0 only (`tiling: false`)', fmt(frameMs), '≤ 5'],
     [`${photo.width}×${photo.height} photo, small-face pyramid (default)`, fmt(photoMs), '≤ 40'],
     [`${photo.width}×${photo.height} photo, level 0 only (\`tiling: false\`)`, fmt(photoUntiledMs), ''],
+    ...passRows,
   ];
 
   let foundLine = context.quick
