@@ -216,6 +216,21 @@ describe('quickAudit', () => {
     assert.deepEqual(issuesOf('few-images', quick).map((issue) => issue.people[0]), ['hedy', 'lin']);
   });
 
+  it('flags a dataset with one person', async () => {
+    const single = await mkdtemp(path.join(os.tmpdir(), 'facekit-audit-one-'));
+    try {
+      await mkdir(path.join(single, 'ada'));
+      await copyFile(planted.duplicateOriginal, path.join(single, 'ada', 'ada_1.jpg'));
+      const quick = await quickAudit(await scanDataset(single));
+      const issues = issuesOf('too-few-people', quick);
+      assert.equal(issues.length, 1);
+      assert.equal(issues[0]!.severity, 'error');
+      assert.match(issues[0]!.message, /one person folder \(ada\); training needs at least two people/);
+    } finally {
+      await rm(single, { recursive: true, force: true });
+    }
+  });
+
   it('rejects an invalid share of the median', async () => {
     const scanned = await scanDataset(root);
     await assert.rejects(quickAudit(scanned, { minShareOfMedian: 2 }), { code: 'ERR_INVALID_ARGUMENT' });

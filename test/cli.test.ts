@@ -139,11 +139,53 @@ describe('facekit cli', () => {
     const tracks = records.filter((r) => r.track !== undefined);
     assert.ok(tracks.length >= 1, 'no face tracks in the test video');
     for (const track of tracks) assert.ok(Number(track.lastSec) >= Number(track.firstSec));
-    const summary = records.find((r) => r.type === 'summary') as { frames: number; failed: Array<{ path: string; code: string }> };
+    const summary = records.find((r) => r.type === 'summary') as { frames: number; failed: Array<{ file: string; code: string }> };
     assert.ok(summary.frames >= 10, `only ${summary.frames} frames read`);
     assert.equal(summary.failed.length, 1);
     assert.equal(summary.failed[0]!.code, 'ERR_VIDEO');
     assert.match(run.stderr, /audio-only\.mp4/);
+  });
+
+  test('--csv - writes the rows to stdout', async () => {
+    const model = path.join(work, 'model');
+    assert.ok(existsSync(model), 'the training test must run first');
+    const run = await facekit(['recognize', '--model', model, DEMO_PHOTOS[0]!, '--csv', '-'], cacheEnv);
+    assert.equal(run.code, 0, run.stderr);
+    const rows = run.stdout.trim().split('\n');
+    assert.equal(rows[0], 'source,time_sec,face,label,known,confidence,x,y,width,height,detection_score');
+    assert.ok(rows.length >= 4, `only ${rows.length - 1} rows`);
+    assert.ok(!existsSync(path.join(root, '-')), 'a file named - was written');
+    // The human-readable lines move to stderr.
+    assert.match(run.stderr, /Read 1 image/);
+  });
+
+  test('unwritable outputs exit 7 before any work', async () => {
+    const model = path.join(work, 'model');
+    assert.ok(existsSync(model), 'the training test must run first');
+    const file = path.join(work, 'plain-file');
+    await writeFile(file, 'not a folder');
+
+    const intoFile = await facekit(['recognize', '--model', model, DEMO_PHOTOS[0]!, '--out', file]);
+    assert.equal(intoFile.code, 7, intoFile.stderr);
+    assert.match(intoFile.stderr, /--out .*plain-file is a file/);
+
+    const csvNowhere = await facekit(['recognize', '--model', model, DEMO_PHOTOS[0]!, '--csv', path.join(work, 'no-folder', 'faces.csv')]);
+    assert.equal(csvNowhere.code, 7, csvNowhere.stderr);
+    assert.match(csvNowhere.stderr, /--csv .*no-folder.*ENOENT/);
+
+    const detectIntoFile = await facekit(['detect', DEMO_PHOTOS[0]!, '--out', file]);
+    assert.equal(detectIntoFile.code, 7, detectIntoFile.stderr);
+
+    const underFile = await facekit(['train', data.root, '--out', path.join(file, 'model')], cacheEnv);
+    assert.equal(underFile.code, 7, underFile.stderr);
+    assert.match(underFile.stderr, /plain-file is a file/);
+    assert.doesNotMatch(underFile.stderr, /training/i, 'train started before checking its output folder');
+  });
+
+  test('a missing only input exits 3', async () => {
+    const run = await facekit(['detect', path.join(work, 'no-such-photo.jpg')]);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stderr, /no-such-photo\.jpg does not exist/);
   });
 
   test('missing model folder exits 3', async () => {
@@ -157,6 +199,7 @@ describe('facekit cli', () => {
     const { cp } = await import('node:fs/promises');
     await cp(path.join(data.root, data.people[0]!), path.join(root, data.people[0]!), { recursive: true });
     const run = await facekit(['train', root, '--out', path.join(root, 'model')], cacheEnv);
+    await rm(root, { recursive: true, force: true });
     assert.equal(run.code, 5);
     assert.match(run.stderr, /at least two people/);
   });

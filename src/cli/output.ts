@@ -9,21 +9,25 @@ import type { Logger } from '../logger.js';
 export interface OutputOptions {
   json: boolean;
   quiet?: boolean;
+  /** Prints the human-readable lines on stderr, for when stdout carries other data (`--csv -`). */
+  textToStderr?: boolean;
 }
 
 export class Output {
   readonly json: boolean;
   private readonly quiet: boolean;
+  private readonly textStream: NodeJS.WriteStream;
   private bar: cliProgress.SingleBar | undefined;
 
   constructor(options: OutputOptions) {
     this.json = options.json;
     this.quiet = options.quiet ?? false;
+    this.textStream = options.textToStderr ? process.stderr : process.stdout;
   }
 
-  /** Prints a line of human-readable text to stdout (suppressed with --json). */
+  /** Prints a line of human-readable text to stdout, or stderr with `textToStderr` (suppressed with --json). */
   text(line = ''): void {
-    if (!this.json) this.withBarPaused(() => process.stdout.write(`${line}\n`));
+    if (!this.json) this.withBarPaused(() => this.textStream.write(`${line}\n`));
   }
 
   /** Prints one JSON object per line to stdout (only with --json). */

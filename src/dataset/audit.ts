@@ -39,6 +39,7 @@ export const AUDIT_ISSUE_KINDS = [
   'empty-file',
   'not-an-image',
   'few-images',
+  'too-few-people',
   'no-face',
   'multiple-faces',
   'too-small',
@@ -60,7 +61,7 @@ export interface AuditIssue {
   message: string;
   /** People (folder names) involved; `_unknown` for strangers. */
   people: string[];
-  /** Files involved; empty for `few-images`. */
+  /** Files involved; empty for `few-images` and `too-few-people`. */
   paths: string[];
   /** Error code of an unreadable image. */
   code?: ErrorCode;
@@ -247,6 +248,16 @@ function countIssues(scanned: ScannedDataset, settings: Required<QuickAuditOptio
   const counts = imageCounts(scanned);
   const medianCount = median([...counts.values()]);
   const issues: AuditIssue[] = [];
+  if (scanned.classNames.length < 2) {
+    const found = scanned.classNames.length === 0 ? 'no person folders' : `one person folder (${scanned.classNames[0]})`;
+    issues.push({
+      kind: 'too-few-people',
+      severity: 'error',
+      message: `${scanned.root} holds ${found}; training needs at least two people. Put each person's photos in a sub-folder named after them, such as ${path.join(scanned.root, 'ada', '1.jpg')}.`,
+      people: [...scanned.classNames],
+      paths: [],
+    });
+  }
   for (const [name, count] of counts) {
     const reasons: string[] = [];
     if (count < settings.minImagesPerPerson) reasons.push(`fewer than ${settings.minImagesPerPerson}`);
@@ -574,6 +585,7 @@ const ISSUE_TITLES: Record<AuditIssueKind, string> = {
   'empty-file': 'Empty files',
   'not-an-image': 'Files skipped for their extension',
   'few-images': 'People with few images',
+  'too-few-people': 'Too few people to train',
   'no-face': 'Images without a face',
   'multiple-faces': 'Images with several faces',
   'too-small': 'Faces too small',

@@ -96,6 +96,31 @@ export interface LoadModelOptions {
  * `.<name>.old-*` sibling.
  * Write errors raise ERR_WRITE_FAILED and leave no temporary directory behind.
  */
+/**
+ * Checks, before any work, that a model folder could be created at `directory`: its nearest
+ * existing ancestor must be a folder that this process can write to. Raises
+ * ERR_WRITE_FAILED otherwise. `saveModel` still reports any later failure.
+ */
+export async function checkModelDestination(directory: string): Promise<void> {
+  const target = path.resolve(directory);
+  let ancestor = path.dirname(target);
+  let info = await statOrNull(ancestor);
+  while (!info && path.dirname(ancestor) !== ancestor) {
+    ancestor = path.dirname(ancestor);
+    info = await statOrNull(ancestor);
+  }
+  if (info && !info.isDirectory()) {
+    throw new FacekitError('ERR_WRITE_FAILED', `Cannot create the model folder ${target}: ${ancestor} is a file, not a folder. Choose another output path.`, {
+      path: target,
+    });
+  }
+  try {
+    await fs.access(ancestor, fs.constants.W_OK);
+  } catch (error) {
+    throw writeFailed(`Cannot create the model folder ${target}: ${ancestor} is not writable`, target, error);
+  }
+}
+
 export async function saveModel(directory: string, model: TrainedModel, options: SaveModelOptions = {}): Promise<string> {
   if (typeof directory !== 'string' || directory.length === 0) {
     throw invalidArgument('directory', 'a non-empty path', directory);
@@ -107,7 +132,7 @@ export async function saveModel(directory: string, model: TrainedModel, options:
   const parent = path.dirname(target);
   const existing = await statOrNull(target);
   if (existing && !force) {
-    throw new FacekitError('ERR_ALREADY_EXISTS', `A model already exists at ${target}. Choose another path or pass force to replace it.`, { path: target });
+    throw new FacekitError('ERR_ALREADY_EXISTS', `A model already exists at ${target}. Choose another path or replace it with force: true (--force on the command line).`, { path: target });
   }
   if (existing && !(await statOrNull(path.join(target, MANIFEST_FILE)))) {
     throw new FacekitError('ERR_ALREADY_EXISTS', `${target} exists and is not a facekit model (no ${MANIFEST_FILE}), so it will not be replaced. Choose another path.`, { path: target });
@@ -137,7 +162,7 @@ export async function saveModel(directory: string, model: TrainedModel, options:
       await fs.rm(temporary, { recursive: true, force: true });
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-        throw new FacekitError('ERR_ALREADY_EXISTS', `A model appeared at ${target} while saving. Choose another path or pass force.`, { path: target, cause: error });
+        throw new FacekitError('ERR_ALREADY_EXISTS', `A model appeared at ${target} while saving. Choose another path or replace it with force: true (--force on the command line).`, { path: target, cause: error });
       }
       throw writeFailed(`Moving the saved model into ${target} failed`, target, error);
     }

@@ -13,7 +13,7 @@ import { FacePipeline } from '../embed/face-pipeline.js';
 import { FacekitError, invalidArgument } from '../errors.js';
 import { type Logger, getDefaultLogger } from '../logger.js';
 import type { ModelId } from '../models/registry.js';
-import { type TrainedModel, saveModel } from '../store/model-store.js';
+import { type TrainedModel, checkModelDestination, saveModel } from '../store/model-store.js';
 import { type FitEvent, type FitOptions, fitHead, summarizeFit } from './fit.js';
 import { type ValidationMetrics, evaluateHead } from './metrics.js';
 import { type OpenSetOptions, calibrateOpenSet, computeCentroids, createOpenSetDecider, featureMean } from './openset.js';
@@ -100,10 +100,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   // Refuse early: finding out after minutes of work that the model cannot be saved is no help.
   if (existsSync(options.output) && !options.force) {
-    throw new FacekitError('ERR_ALREADY_EXISTS', `${options.output} already exists; choose another output folder or pass force to replace it`, {
-      path: options.output,
-    });
+    throw new FacekitError(
+      'ERR_ALREADY_EXISTS',
+      `${options.output} already exists. Choose another output folder or replace it with force: true (--force on the command line).`,
+      { path: options.output },
+    );
   }
+  await checkModelDestination(options.output);
 
   const dataset = await scanDataset(options.dataset, { validationFraction: options.validationFraction, seed: options.seed });
   requireTwoPeople(dataset);

@@ -63,7 +63,7 @@ async function runCheck(dir: string, flags: CheckFlags): Promise<number> {
       signal: abort.signal,
       onProgress: (event) => {
         if (event.type === 'scan') {
-          output.info(`${event.people} people, ${event.images} images`);
+          output.info(`${event.people} people, ${event.images} images to check (strangers included)`);
           output.startProgress(event.images, 'faces  ');
         } else if (event.type === 'image') {
           output.progress(event.done, { detail: event.cached ? 'cached' : '' });

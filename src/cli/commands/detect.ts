@@ -1,5 +1,5 @@
 /** `facekit detect`: find faces in photos; print them, or write annotated copies and aligned crops. */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_DETECTOR_OPTIONS } from '../../detect/detector.js';
@@ -9,6 +9,7 @@ import { annotateImage } from '../../image/annotate.js';
 import { decodeImage, encodeImage } from '../../image/decode.js';
 import { EXIT } from '../exit-codes.js';
 import { expandInputs, outputName } from '../inputs.js';
+import { prepareOutputFolder } from '../output-paths.js';
 import { parseInteger, parseNumber } from '../options.js';
 import { Output } from '../output.js';
 
@@ -41,12 +42,15 @@ async function runDetect(inputs: string[], flags: DetectFlags): Promise<number> 
   const output = new Output({ json: Boolean(flags.json) });
   const { files, missing } = await expandInputs(inputs, { videos: false });
   for (const item of missing) output.error(`${item.path} ${item.reason}`);
-  if (flags.out) await mkdir(flags.out, { recursive: true });
+  if (files.length === 0 && missing.length > 0) return EXIT.input;
+  if (files.length === 0) output.warn(`No images found in ${inputs.join(', ')}.`);
+  if (flags.out) await prepareOutputFolder(flags.out, '--out');
 
   const pipeline = await FacePipeline.create({
     detector: { minFaceSize: flags.minFaceSize, scoreThreshold: flags.threshold, tiling: flags.tiling, maxFaces: flags.maxFaces },
   });
   let failed = missing.length;
+  const failures = missing.map((item) => ({ file: item.path, code: 'ERR_FILE_NOT_FOUND', message: `${item.path} ${item.reason}` }));
   let facesFound = 0;
   const used = new Set<string>();
   output.startProgress(files.length, 'detect');
@@ -70,6 +74,7 @@ async function runDetect(inputs: string[], flags: DetectFlags): Promise<number> 
       } catch (error) {
         if (!isFacekitError(error)) throw error;
         failed += 1;
+        failures.push({ file: file.path, code: error.code, message: error.message });
         output.record({ file: file.path, error: { code: error.code, message: error.message } });
         output.error(error);
       }
@@ -79,6 +84,8 @@ async function runDetect(inputs: string[], flags: DetectFlags): Promise<number> 
     output.stopProgress();
     await pipeline.dispose();
   }
-  output.info(`${files.length} image${files.length === 1 ? '' : 's'} read, ${facesFound} faces found, ${failed} failed`);
+  const read = files.length + missing.length - failed;
+  output.record({ type: 'summary', images: read, faces: facesFound, failed: failures });
+  output.info(`Read ${read} image${read === 1 ? '' : 's'}; found ${facesFound} face${facesFound === 1 ? '' : 's'}; ${failed} failed.`);
   return failed > 0 ? EXIT.someInputsFailed : EXIT.ok;
 }

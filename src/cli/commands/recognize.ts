@@ -1,5 +1,4 @@
 /** `facekit recognize`: name the people in photos, folders and videos with a trained model. */
-import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -12,6 +11,7 @@ import type { RgbImage } from '../../types.js';
 import { DEFAULT_SAMPLE_FPS, readFrames } from '../../video/ffmpeg.js';
 import { EXIT } from '../exit-codes.js';
 import { consecutiveRuns, expandInputs, outputName } from '../inputs.js';
+import { openOutputFile, prepareOutputFolder } from '../output-paths.js';
 import { parseInteger, parseNumber } from '../options.js';
 import { Output } from '../output.js';
 
@@ -52,19 +52,25 @@ interface Summary {
   faces: number;
   unknown: number;
   people: Map<string, number>;
-  failed: Array<{ path: string; code: string; message: string }>;
+  failed: Array<{ file: string; code: string; message: string }>;
 }
 
 async function runRecognize(inputs: string[], flags: RecognizeFlags): Promise<number> {
-  const output = new Output({ json: Boolean(flags.json) });
+  if (flags.csv === '-' && flags.json) {
+    throw new FacekitError('ERR_INVALID_ARGUMENT', '--json and --csv - both write to stdout. Give --csv a file name, or leave out one of them.');
+  }
+  const output = new Output({ json: Boolean(flags.json), textToStderr: flags.csv === '-' });
   const { files, missing } = await expandInputs(inputs, { videos: true });
   const summary: Summary = { images: 0, frames: 0, faces: 0, unknown: 0, people: new Map(), failed: [] };
   for (const item of missing) {
-    summary.failed.push({ path: item.path, code: 'ERR_FILE_NOT_FOUND', message: `${item.path} ${item.reason}` });
+    summary.failed.push({ file: item.path, code: 'ERR_FILE_NOT_FOUND', message: `${item.path} ${item.reason}` });
     output.error(`${item.path} ${item.reason}`);
   }
-  if (flags.out) await mkdir(flags.out, { recursive: true });
-  const csv = flags.csv ? createWriteStream(flags.csv) : undefined;
+  if (files.length === 0 && missing.length > 0) return EXIT.input;
+  if (files.length === 0) output.warn(`No images or videos found in ${inputs.join(', ')}.`);
+  if (flags.out) await prepareOutputFolder(flags.out, '--out');
+  const csvFile = flags.csv ? await openOutputFile(flags.csv, '--csv') : undefined;
+  const csv = csvFile?.stream;
   csv?.write('source,time_sec,face,label,known,confidence,x,y,width,height,detection_score\n');
 
   const recognizer = await createRecognizer({
@@ -91,7 +97,7 @@ async function runRecognize(inputs: string[], flags: RecognizeFlags): Promise<nu
 
   const fail = (file: string, error: unknown): void => {
     if (!isFacekitError(error)) throw error;
-    summary.failed.push({ path: file, code: error.code, message: error.message });
+    summary.failed.push({ file, code: error.code, message: error.message });
     output.record({ file, error: { code: error.code, message: error.message } });
     output.error(error);
   };
@@ -132,7 +138,7 @@ async function runRecognize(inputs: string[], flags: RecognizeFlags): Promise<nu
   } finally {
     output.stopProgress();
     await recognizer.dispose();
-    await new Promise<void>((resolve) => (csv ? csv.end(resolve) : resolve()));
+    await csvFile?.close();
   }
 
   const people = [...summary.people.entries()].sort((a, b) => b[1] - a[1]);
@@ -140,7 +146,11 @@ async function runRecognize(inputs: string[], flags: RecognizeFlags): Promise<nu
   output.text('');
   output.text(`Read ${summary.images} image${summary.images === 1 ? '' : 's'} and ${summary.frames} video frames; found ${summary.faces} faces, ${summary.unknown} unknown.`);
   if (people.length) output.text(`People seen: ${people.map(([name, n]) => `${name} (${n})`).join(', ')}`);
-  for (const failure of summary.failed) output.text(`Failed: ${failure.path}: ${failure.message} [${failure.code}]`);
+  for (const failure of summary.failed) {
+    // Most messages already name the file.
+    const message = failure.message.includes(failure.file) ? failure.message : `${failure.file}: ${failure.message}`;
+    output.text(`Failed: ${message} [${failure.code}]`);
+  }
   return summary.failed.length > 0 ? EXIT.someInputsFailed : EXIT.ok;
 }
 
