@@ -101,7 +101,7 @@ async function runTrain(dataset: string, flags: TrainFlags): Promise<number> {
           if (fit.type === 'start') {
             output.stopProgress();
             stage = 'fit';
-            output.info(`training a ${fit.architecture} head on ${fit.trainSamples} samples (${fit.backend}), validating on ${fit.validationSamples}`);
+            output.info(`training a ${fit.architecture} head on ${fit.trainSamples} samples with the ${fit.backend} engine, validating on ${fit.validationSamples}`);
             output.startProgress(fit.maxEpochs, 'epochs ', 'epochs  [{bar}] {value}/{total} {detail}');
           } else if (fit.type === 'epoch') {
             const detail = `loss ${fit.loss.toFixed(4)} acc ${fit.accuracy.toFixed(3)} val_loss ${fit.valLoss.toFixed(4)} val_acc ${fit.valAccuracy.toFixed(3)}`;
