@@ -141,8 +141,8 @@ function formatRejected(rejected: Record<RejectReason, number>): string {
 function printSummary(output: Output, summary: CaptureSummary): void {
   const total = summary.existingCount + summary.kept;
   output.text(`Saved ${summary.kept} new sample${summary.kept === 1 ? '' : 's'} of ${summary.name} to ${summary.folder} (${total} in total).`);
-  output.text(`Read ${summary.framesRead} frame${summary.framesRead === 1 ? '' : 's'}; rejected: ${formatRejected(summary.rejected) || 'none'}.`);
-  if (summary.unreadable.length > 0) output.text(`${summary.unreadable.length} photo(s) could not be read.`);
+  const unreadable = summary.unreadable.length > 0 ? `, ${summary.unreadable.length} of them unreadable` : '';
+  output.text(`Read ${summary.framesRead} frame${summary.framesRead === 1 ? '' : 's'}${unreadable}; rejected: ${formatRejected(summary.rejected) || 'none'}.`);
   if (summary.stoppedBy === 'end-of-source' && summary.kept < summary.target) {
     output.warn(
       `the source ended with ${summary.kept} of ${summary.target} samples. Record more varied footage (turn the head, change the light), ` +
