@@ -176,6 +176,11 @@ describe('facekit cli', () => {
     const detectIntoFile = await facekit(['detect', DEMO_PHOTOS[0]!, '--out', file]);
     assert.equal(detectIntoFile.code, 7, detectIntoFile.stderr);
 
+    const forceOntoFile = await facekit(['train', data.root, '--out', file, '--force'], cacheEnv);
+    assert.equal(forceOntoFile.code, 7, forceOntoFile.stderr);
+    assert.match(forceOntoFile.stderr, /is not a facekit model/);
+    assert.doesNotMatch(forceOntoFile.stderr, /training/i, 'train started before checking its output folder');
+
     const underFile = await facekit(['train', data.root, '--out', path.join(file, 'model')], cacheEnv);
     assert.equal(underFile.code, 7, underFile.stderr);
     assert.match(underFile.stderr, /plain-file is a file/);

@@ -59,6 +59,18 @@ describe('fuseClipChains', () => {
     );
   });
 
+  test('leaves bounds of higher rank alone', () => {
+    // Min with a [1, 1, 1] bound broadcasts x to rank 3, which Clip would not.
+    const initializers = [
+      { name: 'six', dims: [1, 1, 1], dataType: 1, rawData: new Uint8Array(Float32Array.of(6).buffer) },
+      scalar('zero', 0),
+    ];
+    const nodes = [node('Min', ['x', 'six'], 'm'), node('Max', ['m', 'zero'], 'y')];
+    const result = fuseClipChains(nodes, initializers, ['y']);
+
+    assert.equal(result.fused, 0);
+  });
+
   test('leaves crossed bounds alone', () => {
     const initializers = [scalar('low', 1), scalar('high', 5)];
     // Max(Min(x, 1), 5) is 5 everywhere, not a clip to [5, 1].

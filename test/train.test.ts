@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FacekitError } from '../src/errors.js';
-import { createRecognizer } from '../src/recognize/recognizer.js';
+import { RECOGNIZE_LOOKAHEAD, createRecognizer } from '../src/recognize/recognizer.js';
 import { evaluateModel } from '../src/train/evaluate.js';
 import { type TrainEvent, type TrainResult, train } from '../src/train/train.js';
 import { DEMO_PHOTOS, type TinyDataset, tinyDataset } from './support/tiny-dataset.js';
@@ -185,6 +185,32 @@ describe('recognizer', () => {
       third.result.faces.map((f) => f.label),
       single.faces.map((f) => f.label),
     );
+  });
+
+  test('recognizeEach reads two ahead and closes its source', async () => {
+    let pulled = 0;
+    let closed = false;
+    function* photos(): Generator<string> {
+      try {
+        for (let i = 0; i < 10; i++) {
+          pulled += 1;
+          yield DEMO_PHOTOS[0]!;
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    const recognizer = await createRecognizer({ model: trained.directory });
+    let pulledAtFirst = 0;
+    for await (const outcome of recognizer.recognizeEach(photos())) {
+      assert.ok(outcome.ok, String(!outcome.ok && outcome.error));
+      pulledAtFirst = pulled;
+      break;
+    }
+    await recognizer.dispose();
+
+    assert.equal(pulledAtFirst, 1 + RECOGNIZE_LOOKAHEAD);
+    assert.ok(closed, 'the source generator was not closed after break');
   });
 
   test('use after dispose fails', async () => {

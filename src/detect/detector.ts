@@ -291,9 +291,7 @@ export class FaceDetector {
     this.#assertNotDisposed();
 
     const passes = this.planPasses(image.width, image.height);
-    // Passes that shrink the image by 2 or more sample a half-size copy, made once: the finest
-    // pyramid level is then a plain copy, and the coarser ones read a quarter of the pixels.
-    const half = passes.some((pass) => shrinksByTwo(pass.inputToImage)) ? halveImage(image) : undefined;
+    const half = passes.some((pass) => readsHalfImage(pass, image)) ? halveImage(image) : undefined;
     const detections: TileDetection[] = [];
     for (const batch of batchPasses(passes, this.model.maxBatch)) {
       detections.push(...(await this.#runBatch(session, image, half, batch)));
@@ -331,7 +329,7 @@ export class FaceDetector {
       // Black padding, as in MediaPipe's letterbox (border mode zero). Image pixels beyond a tile's
       // region are padded too, so the detector gets the tile alone.
       const sampling = { scale, offset, fillMode: 'constant' as const, padValue: offset, boundsPx: pass.tile.regionPx };
-      if (half && shrinksByTwo(pass.inputToImage)) {
+      if (half && readsHalfImage(pass, image)) {
         const region = pass.tile.regionPx;
         const halfSampling = { ...sampling, boundsPx: { x: region.x / 2, y: region.y / 2, width: region.width / 2, height: region.height / 2 } };
         const toHalf = pass.inputToImage.map((value) => value / 2);
@@ -459,10 +457,20 @@ export class FaceDetector {
   }
 }
 
-/** Tells whether a model-input-to-image matrix steps at least 2 image pixels per input pixel along both axes. */
-function shrinksByTwo(matrix: AffineMatrix): boolean {
-  const [a, b, , c, d] = matrix;
-  return Math.hypot(a, c) >= 2 && Math.hypot(b, d) >= 2;
+/**
+ * Tells whether a pass samples the half-size copy of the image instead of the image, which is
+ * made once for all such passes. That is a whole-image pass (a pyramid level, not a tile, whose
+ * edges may split the copy's 2×2 blocks) that shrinks the image by exactly 2, when it becomes a
+ * plain copy, or by 4 or more, when it reads a quarter of the pixels and the sampler's box
+ * prefilter still applies. Between 2 and 4, the copy would lose the prefilter.
+ */
+function readsHalfImage(pass: DetectorPass, image: RgbImage): boolean {
+  const { x, y, width, height } = pass.tile.regionPx;
+  if (x !== 0 || y !== 0 || width !== image.width || height !== image.height) return false;
+  const [a, b, , c, d] = pass.inputToImage;
+  const stepX = Math.hypot(a, c);
+  const stepY = Math.hypot(b, d);
+  return (stepX === 2 && stepY === 2) || (stepX >= 4 && stepY >= 4);
 }
 
 /** Splits passes into runs of consecutive passes with the same input size, each at most `maxBatch` long. */

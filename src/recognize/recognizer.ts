@@ -184,7 +184,7 @@ class DefaultRecognizer implements Recognizer {
     const source = images[Symbol.iterator]();
     const queue: Array<{ input: ImageInput; decoded: Promise<DecodedImage> }> = [];
     const refill = (): void => {
-      while (queue.length <= RECOGNIZE_LOOKAHEAD) {
+      while (queue.length < RECOGNIZE_LOOKAHEAD) {
         const next = source.next();
         if (next.done) return;
         const decoded = this.toImage(next.value);
@@ -193,18 +193,23 @@ class DefaultRecognizer implements Recognizer {
         queue.push({ input: next.value, decoded });
       }
     };
-    refill();
-    for (let index = 0; queue.length > 0; index++) {
-      const { input, decoded } = queue.shift()!;
+    try {
       refill();
-      let outcome: RecognitionOutcome;
-      try {
-        outcome = { ok: true, index, input, result: (await this.recognizeDecoded([await decoded]))[0]! };
-      } catch (error) {
-        outcome = { ok: false, index, input, error };
+      for (let index = 0; queue.length > 0; index++) {
+        const { input, decoded } = queue.shift()!;
+        refill();
+        let outcome: RecognitionOutcome;
+        try {
+          outcome = { ok: true, index, input, result: (await this.recognizeDecoded([await decoded]))[0]! };
+        } catch (error) {
+          outcome = { ok: false, index, input, error };
+        }
+        this.assertOpen();
+        yield outcome;
       }
-      this.assertOpen();
-      yield outcome;
+    } finally {
+      // A caller that stops early (break) or fails also ends the iterable it passed in.
+      source.return?.();
     }
   }
 

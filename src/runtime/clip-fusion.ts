@@ -108,8 +108,9 @@ export function fuseClipChains(
 function scalarValue(tensor: onnx.ITensorProto): number | undefined {
   // TensorProto.DataType.FLOAT is 1 in onnx.proto.
   if (tensor.dataType !== 1) return undefined;
-  const count = (tensor.dims ?? []).reduce<number>((a, b) => a * Number(b), 1);
-  if (count !== 1) return undefined;
+  // Rank 0 or 1 only: a bound of higher rank broadcasts Min and Max to that rank, which Clip does not.
+  const dims = tensor.dims ?? [];
+  if (dims.length > 1 || dims.reduce<number>((a, b) => a * Number(b), 1) !== 1) return undefined;
   const raw = tensor.rawData;
   if (raw?.length === 4) return new DataView(raw.buffer, raw.byteOffset, 4).getFloat32(0, true);
   return tensor.floatData?.length === 1 ? tensor.floatData[0] : undefined;

@@ -97,17 +97,32 @@ export interface LoadModelOptions {
  * Write errors raise ERR_WRITE_FAILED and leave no temporary directory behind.
  */
 /**
- * Checks, before any work, that a model folder could be created at `directory`: its nearest
- * existing ancestor must be a folder that this process can write to. Raises
- * ERR_WRITE_FAILED otherwise. `saveModel` still reports any later failure.
+ * Checks, before any work, that a model folder could be saved at `directory`: an existing
+ * `directory` must be a model (which `force` replaces), and its nearest existing ancestor a
+ * folder that this process can write to. Raises ERR_ALREADY_EXISTS or ERR_WRITE_FAILED
+ * otherwise. `saveModel` still reports any later failure.
  */
 export async function checkModelDestination(directory: string): Promise<void> {
   const target = path.resolve(directory);
+  const statOrFail = async (filePath: string): Promise<import('node:fs').Stats | null> => {
+    try {
+      return await statOrNull(filePath);
+    } catch (error) {
+      throw writeFailed(`Cannot create the model folder ${target}: ${filePath} cannot be read`, target, error);
+    }
+  };
+  // An existing target may only be replaced (force) when it is a model.
+  const existing = await statOrFail(target);
+  if (existing && !(existing.isDirectory() && (await statOrFail(path.join(target, MANIFEST_FILE))))) {
+    throw new FacekitError('ERR_ALREADY_EXISTS', `${target} exists and is not a facekit model (no ${MANIFEST_FILE}), so it will not be replaced. Choose another path.`, {
+      path: target,
+    });
+  }
   let ancestor = path.dirname(target);
-  let info = await statOrNull(ancestor);
+  let info = await statOrFail(ancestor);
   while (!info && path.dirname(ancestor) !== ancestor) {
     ancestor = path.dirname(ancestor);
-    info = await statOrNull(ancestor);
+    info = await statOrFail(ancestor);
   }
   if (info && !info.isDirectory()) {
     throw new FacekitError('ERR_WRITE_FAILED', `Cannot create the model folder ${target}: ${ancestor} is a file, not a folder. Choose another output path.`, {
