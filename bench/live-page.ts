@@ -1,6 +1,6 @@
 /**
  * The web UI's Live page frame rate in real Chromium. A fake camera plays a Y4M video of
- * one face; the page sends downscaled frames to `POST /api/recognize`, one request in
+ * one face. The page sends downscaled frames to `POST /api/recognize`, one request in
  * flight, and draws the recognised faces over the video.
  *
  * The server runs in a child process (scripts/serve-demo-model.ts), as it would under
@@ -16,11 +16,11 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type Page, chromium } from 'playwright-core';
+import { CHROMIUM, fakeCameraArgs } from '../scripts/fake-camera.js';
 import { type FaceId, ensurePersonVideo } from '../scripts/make-face-crops.js';
 import { type BenchContext, type Section, fmt, median, table } from './util.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CHROMIUM = '/usr/bin/chromium';
 /** The person in the fake camera's video, one of the people the served model is trained on. */
 const PERSON: FaceId = 'ada';
 /** Length of one measurement window, in seconds. */
@@ -180,25 +180,9 @@ async function readY4mFrameRate(file: string): Promise<number> {
   }
 }
 
-/** Launches headless Chromium with a fake camera that plays `video` in a loop, with the flags of test/web-e2e.test.ts. */
+/** Launches headless Chromium with a fake camera that plays `video` in a loop, as test/web-e2e.test.ts does. */
 function launchChromium(video: string): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--headless',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-video-capture=${video}`,
-    ],
-  });
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: fakeCameraArgs(video) });
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: measures facekit and writes docs/benchmarks.md.
+ * `npm run bench` measures facekit and writes docs/benchmarks.md.
  *
  * `--quick` runs fewer repeats on smaller sets, in about two minutes, and writes
  * out/benchmarks-quick.md instead. `--only NAME[,NAME]` runs some sections and replaces only

@@ -225,7 +225,7 @@ describe('quickAudit', () => {
       const issues = issuesOf('too-few-people', quick);
       assert.equal(issues.length, 1);
       assert.equal(issues[0]!.severity, 'error');
-      assert.match(issues[0]!.message, /one person folder \(ada\); training needs at least two people/);
+      assert.match(issues[0]!.message, /one person folder \(ada\), and training needs at least two people/);
     } finally {
       await rm(single, { recursive: true, force: true });
     }

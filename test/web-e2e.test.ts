@@ -12,10 +12,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
+import { CHROMIUM, fakeCameraArgs } from '../scripts/fake-camera.js';
 import { type FaceId, ensurePersonVideo } from '../scripts/make-face-crops.js';
 import { type FacekitServer, createServer } from '../src/server/server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SCREENSHOT_DIR = path.join(REPO_ROOT, 'out', 'web-e2e');
 const require = createRequire(import.meta.url);
@@ -47,19 +47,7 @@ async function openBrowser(video: string): Promise<Page> {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--headless',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-video-capture=${video}`,
-    ],
+    args: fakeCameraArgs(video),
     viewport: { width: 1200, height: 900 },
   });
   contexts.push(context);

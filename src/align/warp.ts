@@ -237,9 +237,9 @@ export function sampleToTensor(
 
 /**
  * Returns `image` at half its width and height (rounded up), each pixel the rounded mean of a
- * 2×2 block; an odd last column or row repeats its edge pixel. Pixel `(i, j)` covers source
- * pixels `[2i, 2i + 2) × [2j, 2j + 2)`, so a matrix onto the source maps onto the half image when
- * divided by 2. The scale pyramid samples its coarser levels from this copy, once per image.
+ * 2×2 block. An odd last column or row repeats its edge pixel. Pixel `(i, j)` covers source
+ * pixels `[2i, 2i + 2) × [2j, 2j + 2)`, so a matrix onto the source, divided by 2, maps onto the
+ * half image. The detector samples its whole-image passes that shrink by 2 or more from it.
  */
 export function halveImage(image: RgbImage): RgbImage {
   checkImage('image', image);
@@ -438,7 +438,7 @@ function halve(image: RgbImage, area: IndexRange): { data: Uint8Array; width: nu
   const width = Math.ceil((x1 - x0) / 2);
   const height = Math.ceil((y1 - y0) / 2);
   const data = new Uint8Array(width * height * 3);
-  // Column pairs that lie wholly inside the area; an odd last column is its own pair.
+  // Column pairs that lie wholly inside the area. An odd last column is a pair of its own.
   const pairs = (x1 - x0) >> 1;
   for (let by = 0; by < height; by++) {
     const top = (y0 + 2 * by) * rowStride + x0 * 3;
@@ -595,7 +595,7 @@ function sampleToFloats(
         first = Math.max(first, Math.ceil((insideX0 - rowSourceX) / a));
         last = Math.min(last, Math.floor((insideX1 - rowSourceX) / a));
       }
-      // Rounding in the divisions above may be off by one; the per-pixel tests decide.
+      // Rounding in the divisions above may be off by one, so the per-pixel tests decide.
       const copies = (u: number): boolean => {
         const x = rowX + u;
         const sx = rowSourceX + a * u;
@@ -637,18 +637,37 @@ function sampleToFloats(
       const p01 = xi < lastX ? p00 + 3 : p00;
       const p10 = yi < lastY ? p00 + rowBytes : p00;
       const p11 = p10 + (p01 - p00);
-      // `scale` is folded into the weights.
-      const w11 = wx * wy * scale;
-      const w01 = wx * scale - w11;
-      const w10 = wy * scale - w11;
-      const w00 = scale - wx * scale - w10;
-
-      out[o] = w00 * data[p00] + w01 * data[p01] + w10 * data[p10] + w11 * data[p11] + offset;
-      out[o + 1] = w00 * data[p00 + 1] + w01 * data[p01 + 1] + w10 * data[p10 + 1] + w11 * data[p11 + 1] + offset;
-      out[o + 2] = w00 * data[p00 + 2] + w01 * data[p01 + 2] + w10 * data[p10 + 2] + w11 * data[p11 + 2] + offset;
+      writeBilinear(data, p00, p01, p10, p11, wx, wy, scale, offset, out, o);
       o += 3;
     }
   }
+}
+
+/**
+ * Writes the RGB bilinear blend of the pixels at byte offsets `p00` (top left), `p01`, `p10`
+ * and `p11` as `value * scale + offset`, at `out[o..o + 2]`. `wx` and `wy` are the weights of
+ * the right and lower pixels, and `scale` is folded into the weights.
+ */
+function writeBilinear(
+  data: Uint8Array,
+  p00: number,
+  p01: number,
+  p10: number,
+  p11: number,
+  wx: number,
+  wy: number,
+  scale: number,
+  offset: number,
+  out: Float32Array,
+  o: number,
+): void {
+  const w11 = wx * wy * scale;
+  const w01 = wx * scale - w11;
+  const w10 = wy * scale - w11;
+  const w00 = scale - wx * scale - w10;
+  out[o] = w00 * data[p00] + w01 * data[p01] + w10 * data[p10] + w11 * data[p11] + offset;
+  out[o + 1] = w00 * data[p00 + 1] + w01 * data[p01 + 1] + w10 * data[p10 + 1] + w11 * data[p11 + 1] + offset;
+  out[o + 2] = w00 * data[p00 + 2] + w01 * data[p01 + 2] + w10 * data[p10 + 2] + w11 * data[p11 + 2] + offset;
 }
 
 /** Tells whether every output pixel of `source.m` lands on a source pixel centre, along rows. */
@@ -658,10 +677,10 @@ function isPixelAligned(source: SampleSource, matrix: AffineMatrix): boolean {
 }
 
 /**
- * `sampleToFloats` for a matrix without rotation or shear, as every pyramid level and letterbox
- * has: the sample column depends on the output column only, and the row on the output row,
- * so their pixel offsets, weights and pad tests are worked out once per column and row. The
- * arithmetic per value is the same, so the results are too.
+ * Writes the same samples as `sampleToFloats` for a matrix without rotation or shear, as every
+ * pyramid level and letterbox has. The sample column then depends on the output column only,
+ * and the row on the output row. So their pixel offsets, weights and pad tests are worked out
+ * once per column and row. Both functions write through `writeBilinear`.
  */
 function sampleAxisAlignedToFloats(
   source: SampleSource,
@@ -717,21 +736,13 @@ function sampleAxisAlignedToFloats(
       const p01 = top + right[u];
       const p10 = bottom + left[u];
       const p11 = bottom + right[u];
-      // `scale` is folded into the weights, as in sampleToFloats.
-      const w11 = wx * wy * scale;
-      const w01 = wx * scale - w11;
-      const w10 = wy * scale - w11;
-      const w00 = scale - wx * scale - w10;
-
-      out[o] = w00 * data[p00] + w01 * data[p01] + w10 * data[p10] + w11 * data[p11] + offset;
-      out[o + 1] = w00 * data[p00 + 1] + w01 * data[p01 + 1] + w10 * data[p10 + 1] + w11 * data[p11 + 1] + offset;
-      out[o + 2] = w00 * data[p00 + 2] + w01 * data[p01 + 2] + w10 * data[p10 + 2] + w11 * data[p11 + 2] + offset;
+      writeBilinear(data, p00, p01, p10, p11, wx, wy, scale, offset, out, o);
       o += 3;
     }
   }
 }
 
-/** Writes `count` bytes of `data` from `start` as `byte * scale + offset` into `out` at `o`; returns the next `o`. */
+/** Writes `count` bytes of `data` from `start` as `byte * scale + offset` into `out` at `o`, and returns the next `o`. */
 function copyRow(data: Uint8Array, start: number, count: number, scale: number, offset: number, out: Float32Array, o: number): number {
   for (let i = 0; i < count; i++) out[o + i] = data[start + i] * scale + offset;
   return o + count;

@@ -23,16 +23,14 @@ export async function prepareOutputFolder(folder: string, option: string): Promi
 export interface OutputFile {
   /** Destination of the text. */
   stream: NodeJS.WritableStream;
-  /** True when the text goes to stdout. */
-  toStdout: boolean;
-  /** Finishes the file; rejects if a write failed on the way. */
+  /** Finishes the file, and rejects if a write failed on the way. */
   close(): Promise<void>;
 }
 
-/** Opens the file that `option` names for writing, replacing its contents; `-` means stdout. */
+/** Opens the file that `option` names for writing and replaces its contents. `-` means stdout. */
 export async function openOutputFile(file: string, option: string): Promise<OutputFile> {
   if (file === '-') {
-    return { stream: process.stdout, toStdout: true, close: async () => undefined };
+    return { stream: process.stdout, close: async () => undefined };
   }
   const existing = await stat(file).catch(() => undefined);
   if (existing?.isDirectory()) {
@@ -51,7 +49,6 @@ export async function openOutputFile(file: string, option: string): Promise<Outp
   });
   return {
     stream,
-    toStdout: false,
     close: () =>
       new Promise<void>((resolve, reject) => {
         stream.end((error?: Error | null) => {

@@ -61,7 +61,7 @@ export interface AuditIssue {
   message: string;
   /** People (folder names) involved; `_unknown` for strangers. */
   people: string[];
-  /** Files involved; empty for `few-images` and `too-few-people`. */
+  /** Files involved, empty for `few-images` and `too-few-people`. */
   paths: string[];
   /** Error code of an unreadable image. */
   code?: ErrorCode;
@@ -253,7 +253,7 @@ function countIssues(scanned: ScannedDataset, settings: Required<QuickAuditOptio
     issues.push({
       kind: 'too-few-people',
       severity: 'error',
-      message: `${scanned.root} holds ${found}; training needs at least two people. Put each person's photos in a sub-folder named after them, such as ${path.join(scanned.root, 'ada', '1.jpg')}.`,
+      message: `${scanned.root} contains ${found}, and training needs at least two people. Put each person's photos in a sub-folder named after them, such as ${path.join(scanned.root, 'ada', '1.jpg')}.`,
       people: [...scanned.classNames],
       paths: [],
     });

@@ -458,11 +458,11 @@ export class FaceDetector {
 }
 
 /**
- * Tells whether a pass samples the half-size copy of the image instead of the image, which is
- * made once for all such passes. That is a whole-image pass (a pyramid level, not a tile, whose
- * edges may split the copy's 2×2 blocks) that shrinks the image by exactly 2, when it becomes a
- * plain copy, or by 4 or more, when it reads a quarter of the pixels and the sampler's box
- * prefilter still applies. Between 2 and 4, the copy would lose the prefilter.
+ * Tells whether a pass samples the half-size copy of the image, made once for all such passes,
+ * instead of the image. Only whole-image passes (pyramid levels) do, because a tile's edge may
+ * split the copy's 2×2 blocks. The pass must also shrink the image by exactly 2, which makes it
+ * a plain copy, or by 4 or more, which still leaves work for the sampler's box prefilter.
+ * Between 2 and 4, the copy would lose that prefilter.
  */
 function readsHalfImage(pass: DetectorPass, image: RgbImage): boolean {
   const { x, y, width, height } = pass.tile.regionPx;

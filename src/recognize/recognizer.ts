@@ -188,7 +188,7 @@ class DefaultRecognizer implements Recognizer {
         const next = source.next();
         if (next.done) return;
         const decoded = this.toImage(next.value);
-        // The rejection is handled when this image's turn comes; until then it must not count as unhandled.
+        // The rejection is handled when this image's turn comes, so until then it must not count as unhandled.
         decoded.catch(() => undefined);
         queue.push({ input: next.value, decoded });
       }

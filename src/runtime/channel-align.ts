@@ -12,12 +12,12 @@
  * channel-padding `Pad` of a residual shortcut becomes an identity 1×1 convolution, which NCHWc
  * also runs.
  *
- * The rewrite is exact: the added channels hold zeros from the convolution that makes them
- * (zero filters and zero bias) through every operation that keeps zeros zero (ReLU, addition of
- * two such tensors, max pooling, depthwise convolution with zero filters), and the convolutions
- * that read them have zero weights for them. A tensor is padded only when every operation that
- * reads or writes it is one of those; anything else that sees it (a reshape, a transpose, a
- * graph output) leaves its channel count as it is.
+ * The rewrite is exact. The convolution that makes the added channels gives them zero filters
+ * and zero bias, so they are zero. Every operation they pass through keeps zeros zero: ReLU,
+ * the sum of two such tensors, max pooling, and depthwise convolution with zero filters. The
+ * convolutions that read them have zero weights for them. A tensor is padded only when every
+ * operation that reads or writes it is one of those. A tensor that anything else reads (a
+ * reshape, a transpose, a graph output) keeps its channel count.
  */
 import type { onnx } from 'onnx-proto';
 
@@ -200,7 +200,7 @@ export function alignConvChannels(
     const aligned = target(tensor);
     if (aligned !== undefined && aligned !== classChannels.get(classes.find(tensor))) paddedTensors += 1;
   }
-  // Weights that a padded copy replaced are dropped; ONNX Runtime warns about unused initializers.
+  // Weights that a padded copy replaced are dropped, because ONNX Runtime warns about unused initializers.
   const used = new Set(rewritten.flatMap((node) => node.input ?? []));
   const usedInitializers = [...initializers, ...added].filter((tensor) => used.has(tensor.name ?? ''));
   return { nodes: rewritten, initializers: usedInitializers, paddedTensors };
@@ -279,7 +279,7 @@ function floatTensor(name: string, dims: number[], data: Float32Array): onnx.ITe
   return { name, dims, dataType: 1, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
-/** Reads the float and int64 initializers that the rewrite inspects; others are skipped. */
+/** Reads the float and int64 initializers that the rewrite inspects, and skips the others. */
 function readInitializer(tensor: onnx.ITensorProto, floats: Map<string, FloatInitializer>, ints: Map<string, bigint[]>): void {
   const name = tensor.name ?? '';
   const dims = (tensor.dims ?? []).map(Number);

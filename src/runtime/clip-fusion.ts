@@ -25,7 +25,7 @@ interface ClipChain {
 /**
  * Returns the node list with each `[Relu →] Min → Max` or `[Relu →] Max → Min` chain of scalar
  * constant bounds replaced by one `Clip`. Inner results that anything else reads keep their
- * nodes. The input arrays are not modified; new bound initializers are appended.
+ * nodes. The input arrays are not modified, and new bound initializers are appended.
  */
 export function fuseClipChains(
   nodes: readonly onnx.INodeProto[],
@@ -108,7 +108,7 @@ export function fuseClipChains(
 function scalarValue(tensor: onnx.ITensorProto): number | undefined {
   // TensorProto.DataType.FLOAT is 1 in onnx.proto.
   if (tensor.dataType !== 1) return undefined;
-  // Rank 0 or 1 only: a bound of higher rank broadcasts Min and Max to that rank, which Clip does not.
+  // Rank 0 or 1 only, because a bound of higher rank broadcasts Min and Max to that rank and Clip does not.
   const dims = tensor.dims ?? [];
   if (dims.length > 1 || dims.reduce<number>((a, b) => a * Number(b), 1) !== 1) return undefined;
   const raw = tensor.rawData;
